@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { factories } from '../config/components.js';
+import { readConfig, type AgentConfig } from '../config/load.js';
+import { defaultConfigPath, packageVersion } from '../config/paths.js';
+import { createLogger } from '../pipeline/logger.js';
+import { Service } from '../pipeline/service.js';
+
+/** Exit codes: 0 clean, 1 the agent failed or stopped uncleanly, 2 bad usage or configuration. */
+const exitCode = { ok: 0, failed: 1, usage: 2 } as const;
+
+const usage = `l7flow ${packageVersion}: Suricata L7 transactions joined onto flows, exported as IPFIX and OTLP
+
+Usage:
+  l7flow run [--config FILE]       run the agent (the embedded default config when no FILE)
+  l7flow validate [--config FILE]  check a config and print every problem (exit 2 when invalid)
+  l7flow version                   print the version
+  l7flow help                      this text
+
+Signals: SIGTERM or SIGINT stop the agent gracefully within service.shutdown_timeout;
+a second signal exits at once. Exit status: 0 clean, 1 failed, 2 bad usage or config.
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run':
+      return run(configOption(rest));
+    case 'validate':
+      return validate(configOption(rest));
+    case 'version':
+    case '--version':
+      process.stdout.write(`${packageVersion}\n`);
+      return exitCode.ok;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(usage);
+      return command === undefined ? exitCode.usage : exitCode.ok;
+    default:
+      process.stderr.write(`l7flow: unknown command ${JSON.stringify(command)}\n\n${usage}`);
+      return exitCode.usage;
+  }
+}
+
+function configOption(args: readonly string[]): string {
+  const { values } = parseArgs({ args: [...args], options: { config: { type: 'string', short: 'c' } }, strict: true });
+  return values.config ?? defaultConfigPath;
+}
+
+async function load(path: string): Promise<AgentConfig | undefined> {
+  const result = await readConfig(path, { factories });
+  if (result.ok) return result.config;
+  const count = result.problems.length;
+  process.stderr.write(
+    `${path}: ${count} problem${count === 1 ? '' : 's'}\n${result.problems.map((p) => `  ${p}\n`).join('')}`,
+  );
+  return undefined;
+}
+
+async function validate(path: string): Promise<number> {
+  const config = await load(path);
+  if (!config) return exitCode.usage;
+  const count = (m: ReadonlyMap<string, unknown>) => m.size;
+  process.stdout.write(
+    `${path}: valid (${Object.keys(config.service.pipelines).length} pipelines; ` +
+      `${count(config.receivers)} receivers, ${count(config.processors)} processors, ${count(config.exporters)} exporters)\n`,
+  );
+  return exitCode.ok;
+}
+
+async function run(path: string): Promise<number> {
+  const config = await load(path);
+  if (!config) return exitCode.usage;
+  const logger = createLogger(config.service.telemetry.logs.level);
+  logger.info({ config: path, version: packageVersion }, 'l7flow starting');
+  const service = new Service(config, { logger, version: packageVersion, processMetrics: true });
+
+  let stopRequested: (signal: string) => void = () => {};
+  const stop = new Promise<string>((resolve) => (stopRequested = resolve));
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (++signals === 1) return stopRequested(signal);
+    logger.error({ signal }, 'second signal: exiting without finishing the shutdown');
+    process.exit(exitCode.failed);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    await service.start();
+  } catch (error) {
+    logger.error({ err: error }, 'l7flow failed to start');
+    return exitCode.failed;
+  }
+  const reason = await Promise.race([
+    stop.then((signal) => `signal ${signal}`),
+    service.fatal.then((f) => `component ${f.componentId} failed`),
+  ]);
+  logger.info({ reason }, 'l7flow stopping');
+  const { clean } = await service.shutdown();
+  return clean ? exitCode.ok : exitCode.failed;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const usageError = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+    process.stderr.write(`l7flow: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(usageError ? exitCode.usage : exitCode.failed);
+  },
+);

@@ -1,0 +1,2 @@
+export { debugExporterFactory } from './factory.js';
+export type { DebugConfig } from './factory.js';

@@ -1,0 +1,203 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** A counter with its label values bound. Count per batch, not per record, on hot paths. */
+export interface BoundCounter {
+  inc(value?: number): void;
+}
+export interface BoundGauge {
+  set(value: number): void;
+}
+export interface BoundHistogram {
+  observe(value: number): void;
+}
+
+/** What /metrics reports for a queue: held records and the bound. */
+export interface QueueGauge {
+  readonly size: number;
+  readonly capacity: number;
+}
+
+/** How often a component may log an aggregated drop warning. */
+const dropWarningIntervalUs = 10_000_000;
+
+/**
+ * The process's Prometheus registry. Metric families are shared by all components and
+ * told apart by the `component` label (its id), so that two instances of one type add up.
+ * Naming: `l7flow_` prefix, counters end in `_total`, units in the name (`_seconds`, `_bytes`).
+ */
+export class Telemetry {
+  readonly registry = new Registry();
+  readonly #families = new Map<string, Counter | Gauge | Histogram>();
+  readonly #queues = new Map<string, { component: string; queue: string; gauge: QueueGauge }>();
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    const queues = this.#queues;
+    new Gauge({
+      name: 'l7flow_queue_size',
+      help: 'Records held in a bounded queue.',
+      labelNames: ['component', 'queue'],
+      registers: [this.registry],
+      collect() {
+        for (const q of queues.values()) this.set({ component: q.component, queue: q.queue }, q.gauge.size);
+      },
+    });
+    new Gauge({
+      name: 'l7flow_queue_capacity',
+      help: 'Maximum records a bounded queue holds before it drops.',
+      labelNames: ['component', 'queue'],
+      registers: [this.registry],
+      collect() {
+        for (const q of queues.values()) this.set({ component: q.component, queue: q.queue }, q.gauge.capacity);
+      },
+    });
+  }
+
+  counter(name: string, help: string, labelNames: readonly string[]): Counter {
+    return this.#family(name, labelNames, () => new Counter({ name, help, labelNames, registers: [this.registry] }));
+  }
+
+  gauge(name: string, help: string, labelNames: readonly string[]): Gauge {
+    return this.#family(name, labelNames, () => new Gauge({ name, help, labelNames, registers: [this.registry] }));
+  }
+
+  histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): Histogram {
+    return this.#family(
+      name,
+      labelNames,
+      () => new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [this.registry] }),
+    );
+  }
+
+  registerQueue(component: string, queue: string, gauge: QueueGauge): void {
+    this.#queues.set(`${component}\u0000${queue}`, { component, queue, gauge });
+  }
+
+  forComponent(component: string, logger: Logger, clock: Clock): ComponentTelemetry {
+    return new ComponentTelemetry(this, component, logger, clock);
+  }
+
+  #family<M extends Counter | Gauge | Histogram>(name: string, labelNames: readonly string[], make: () => M): M {
+    const existing = this.#families.get(name);
+    if (existing) {
+      const known = (existing as unknown as { labelNames: readonly string[] }).labelNames;
+      if (known.join() !== labelNames.join()) {
+        throw new Error(
+          `metric ${name} registered twice with different labels (${known.join()} vs ${labelNames.join()})`,
+        );
+      }
+      return existing as M;
+    }
+    const created = make();
+    this.#families.set(name, created);
+    return created;
+  }
+}
+
+/**
+ * A component's view of telemetry: the standard record counters, queue gauges, and its own
+ * metric families with the `component` label already bound.
+ *
+ * Accounting contract: for every component, records received = records sent + records
+ * dropped (by reason) + records held (queued or pending), so no loss goes uncounted.
+ */
+export class ComponentTelemetry {
+  readonly #received: BoundCounter;
+  readonly #sent: BoundCounter;
+  readonly #droppedFamily: (labels: Labels) => BoundCounter;
+  readonly #pendingWarnings = new Map<string, number>();
+  #lastDetail: string | undefined;
+  #lastWarningUs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly telemetry: Telemetry,
+    readonly component: string,
+    readonly logger: Logger,
+    readonly clock: Clock,
+  ) {
+    this.#received = this.counter('l7flow_records_received_total', 'Records a component accepted.')();
+    this.#sent = this.counter(
+      'l7flow_records_sent_total',
+      'Records a component passed on (or, for exporters, delivered).',
+    )();
+    this.#droppedFamily = this.counter('l7flow_records_dropped_total', 'Records a component dropped, by reason.', [
+      'reason',
+    ]);
+  }
+
+  received(count: number): void {
+    if (count > 0) this.#received.inc(count);
+  }
+
+  sent(count: number): void {
+    if (count > 0) this.#sent.inc(count);
+  }
+
+  /**
+   * Counts a loss under `reason` and logs it in aggregate, at most once per 10 s, with the
+   * latest `detail` (an error message, say).
+   */
+  dropped(reason: string, count: number, detail?: string): void {
+    if (count <= 0) return;
+    this.#droppedFamily({ reason }).inc(count);
+    this.#pendingWarnings.set(reason, (this.#pendingWarnings.get(reason) ?? 0) + count);
+    if (detail !== undefined) this.#lastDetail = detail;
+    if (this.clock.nowUs() - this.#lastWarningUs >= dropWarningIntervalUs) this.flushWarnings();
+  }
+
+  /** Logs drops not yet reported; the graph calls it at shutdown. */
+  flushWarnings(): void {
+    if (this.#pendingWarnings.size === 0) return;
+    const dropped = Object.fromEntries(this.#pendingWarnings);
+    const detail = this.#lastDetail;
+    this.#pendingWarnings.clear();
+    this.#lastDetail = undefined;
+    this.#lastWarningUs = this.clock.nowUs();
+    this.logger.warn(detail === undefined ? { dropped } : { dropped, detail }, 'records dropped');
+  }
+
+  queue(name: string, gauge: QueueGauge): void {
+    this.telemetry.registerQueue(this.component, name, gauge);
+  }
+
+  /** A counter family; call the result with the extra label values to get a cached child. */
+  counter(name: string, help: string, extraLabels: readonly string[] = []): (labels?: Labels) => BoundCounter {
+    const family = this.telemetry.counter(name, help, ['component', ...extraLabels]);
+    return this.#bind(family, (child) => ({ inc: (v = 1) => child.inc(v) }));
+  }
+
+  gauge(name: string, help: string, extraLabels: readonly string[] = []): (labels?: Labels) => BoundGauge {
+    const family = this.telemetry.gauge(name, help, ['component', ...extraLabels]);
+    return this.#bind(family, (child) => ({ set: (v) => child.set(v) }));
+  }
+
+  histogram(
+    name: string,
+    help: string,
+    buckets: readonly number[],
+    extraLabels: readonly string[] = [],
+  ): (labels?: Labels) => BoundHistogram {
+    const family = this.telemetry.histogram(name, help, ['component', ...extraLabels], buckets);
+    return this.#bind(family, (child) => ({ observe: (v) => child.observe(v) }));
+  }
+
+  #bind<F extends Counter | Gauge | Histogram, B>(
+    family: F,
+    wrap: (child: ReturnType<F['labels']>) => B,
+  ): (labels?: Labels) => B {
+    const children = new Map<string, B>();
+    return (labels = {}) => {
+      const key = JSON.stringify(labels);
+      let bound = children.get(key);
+      if (!bound) {
+        bound = wrap(family.labels({ ...labels, component: this.component }) as ReturnType<F['labels']>);
+        children.set(key, bound);
+      }
+      return bound;
+    };
+  }
+}
