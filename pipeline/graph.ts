@@ -154,6 +154,15 @@ export class Graph {
     return { clean: failures.length === 0, failures };
   }
 
+  /**
+   * Resolves once every finite receiver (Component.completed) has handed on all its input;
+   * undefined when no receiver is finite.
+   */
+  receiversCompleted(): Promise<void> | undefined {
+    const finite = this.#receivers.map((n) => n.component.completed?.()).filter((p) => p !== undefined);
+    return finite.length > 0 ? Promise.all(finite).then(() => undefined) : undefined;
+  }
+
   /** Ready when running and every component that reports readiness is ready. */
   readiness(): { ready: boolean; waiting: string[] } {
     if (this.#state !== 'running') return { ready: false, waiting: [`agent is ${this.#state}`] };

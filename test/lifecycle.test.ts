@@ -2,19 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { allFactories } from '../config/components.js';
 import { debugExporterFactory } from '../exporter/debug/index.js';
+import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
 import { httpEvent } from './support/components.js';
 import { describeLifecycle, type LifecycleCase } from './support/lifecycle.js';
 
 /** One entry per registered factory: how to run it on a test machine. */
 const cases: LifecycleCase[] = [
+  { factory: suricataEveReceiverFactory, config: (dir) => ({ socket: { path: join(dir, 'eve.sock') } }) },
+  {
+    name: 'file source',
+    factory: suricataEveReceiverFactory,
+    config: (dir) => ({ source: 'file', file: { path: join(dir, 'eve.json'), follow: true } }),
+  },
   { factory: debugExporterFactory, config: (dir) => ({ path: join(dir, 'out.jsonl') }), sample: [httpEvent(0)] },
 ];
 
 describe('lifecycle conformance', () => {
   it('covers every registered factory', () => {
-    expect(cases.map((c) => `${c.factory.kind}/${c.factory.type}`).sort()).toEqual(
-      allFactories.map((f) => `${f.kind}/${f.type}`).sort(),
-    );
+    const covered = new Set(cases.map((c) => `${c.factory.kind}/${c.factory.type}`));
+    expect([...covered].sort()).toEqual(allFactories.map((f) => `${f.kind}/${f.type}`).sort());
   });
 });
 

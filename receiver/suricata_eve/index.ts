@@ -1,0 +1,2 @@
+export { suricataEveReceiverFactory } from './factory.js';
+export type { SuricataEveConfig } from './factory.js';
