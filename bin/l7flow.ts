@@ -6,6 +6,11 @@ import { defaultConfigPath, packageVersion } from '../config/paths.js';
 import { replayTransform } from '../config/replay.js';
 import { createLogger } from '../pipeline/logger.js';
 import { Service } from '../pipeline/service.js';
+import {
+  suricataEveReceiverFactory,
+  suricataOutputYaml,
+  type SuricataEveConfig,
+} from '../receiver/suricata_eve/index.js';
 
 /** Exit codes: 0 clean, 1 the agent failed or stopped uncleanly, 2 bad usage or configuration. */
 const exitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -18,6 +23,9 @@ Usage:
                                    process Suricata EVE files from the beginning through the
                                    configured pipeline, then exit (no live receivers, no /metrics)
   l7flow validate [--config FILE]  check a config and print every problem (exit 2 when invalid)
+  l7flow suricata-config [--config FILE] [--headers]
+                                   print the Suricata eve-log output that feeds the config's
+                                   suricata_eve socket (--headers: log all HTTP headers)
   l7flow version                   print the version
   l7flow help                      this text
 
@@ -40,6 +48,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'validate':
       return validate(parseOptions(rest, false).config);
+    case 'suricata-config':
+      return suricataConfig(rest);
     case 'version':
     case '--version':
       process.stdout.write(`${packageVersion}\n`);
@@ -89,6 +99,33 @@ async function validate(path: string): Promise<number> {
 }
 
 /** Runs until a signal, a fatal component failure, or (replay) the end of finite input. */
+async function suricataConfig(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { config: { type: 'string', short: 'c' }, headers: { type: 'boolean' } },
+    strict: true,
+  });
+  const path = values.config ?? defaultConfigPath;
+  const config = await load(path);
+  if (!config) return exitCode.usage;
+  const socketReceivers = [...config.receivers.values()]
+    .filter((r) => r.factory === suricataEveReceiverFactory)
+    .map((r) => r.config as SuricataEveConfig)
+    .filter((c) => c.source === 'socket');
+  const receiver = socketReceivers[0];
+  if (!receiver) {
+    process.stderr.write(`${path}: no suricata_eve receiver with source: socket\n`);
+    return exitCode.usage;
+  }
+  const options = {
+    socketPath: receiver.socket.path,
+    eventTypes: receiver.event_types,
+    allHeaders: values.headers ?? false,
+  };
+  process.stdout.write(suricataOutputYaml(options));
+  return exitCode.ok;
+}
+
 async function run(path: string, options: Pick<LoadOptions, 'transform'> = {}): Promise<number> {
   const config = await load(path, options);
   if (!config) return exitCode.usage;

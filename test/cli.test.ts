@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { packageRoot, packageVersion } from '../config/paths.js';
 import { spawnCli, type CliRun } from './support/cli.js';
 
@@ -77,7 +78,7 @@ describe('l7flow run', () => {
 
   it('exits 1 when a component cannot start', async () => {
     const blocker = join(dir, 'not-a-socket');
-    await import('node:fs/promises').then((fs) => fs.writeFile(blocker, 'x'));
+    await writeFile(blocker, 'x');
     const run = cli(['run'], { L7FLOW_EVE_SOCKET: blocker, L7FLOW_METRICS_ADDRESS: '127.0.0.1:0' });
     expect((await run.exit).code).toBe(1);
     expect(run.logs.find((l) => l.msg === 'l7flow failed to start')).toBeDefined();
@@ -117,6 +118,53 @@ describe('l7flow replay', () => {
 
   it('needs at least one file', async () => {
     expect((await cli(['replay']).exit).code).toBe(2);
+  });
+});
+
+describe('l7flow suricata-config', () => {
+  it("prints a Suricata eve-log output aimed at the config's socket, with the selected event types", async () => {
+    const config = join(dir, 'agent.yaml');
+    await writeFile(
+      config,
+      `receivers: { suricata_eve: { socket: { path: /run/custom/eve.sock }, event_types: [http, dns] } }
+exporters: { debug: }
+service: { pipelines: { l7: { receivers: [suricata_eve], exporters: [debug] } } }
+`,
+    );
+    const plain = cli(['suricata-config', '--config', config]);
+    expect((await plain.exit).code).toBe(0);
+    expect(parseYaml(plain.stdout.join('\n'))).toEqual({
+      outputs: [
+        {
+          'eve-log': {
+            enabled: 'yes',
+            filetype: 'unix_stream',
+            filename: '/run/custom/eve.sock',
+            'community-id': 'no',
+            types: [{ http: { extended: 'yes' } }, 'dns'],
+          },
+        },
+      ],
+    });
+    const withHeaders = cli(['suricata-config', '--config', config, '--headers']);
+    expect((await withHeaders.exit).code).toBe(0);
+    expect(parseYaml(withHeaders.stdout.join('\n'))).toMatchObject({
+      outputs: [{ 'eve-log': { types: [{ http: { extended: 'yes', 'dump-all-headers': 'both' } }, 'dns'] } }],
+    });
+  });
+
+  it('exits 2 when the config has no socket receiver', async () => {
+    const config = join(dir, 'file.yaml');
+    await writeFile(
+      config,
+      `receivers: { suricata_eve: { source: file, file: { path: /tmp/eve.json } } }
+exporters: { debug: }
+service: { pipelines: { l7: { receivers: [suricata_eve], exporters: [debug] } } }
+`,
+    );
+    const run = cli(['suricata-config', '--config', config]);
+    expect((await run.exit).code).toBe(2);
+    expect(run.stderr.join('\n')).toContain('no suricata_eve receiver with source: socket');
   });
 });
 

@@ -12,7 +12,7 @@ import type {
   TlsSession,
   Tuple,
 } from '../../pipeline/records.js';
-import { parseSuricataTimestamp } from './timestamp.js';
+import { TimestampParser } from './timestamp.js';
 
 /** The EVE event types decoded into L7Events. */
 export const decodedEventTypes: readonly L7Kind[] = ['http', 'tls', 'dns'];
@@ -51,6 +51,7 @@ type Json = Record<string, unknown>;
  */
 export class EveDecoder {
   readonly #selected: ReadonlySet<string>;
+  readonly #timestamps = new TimestampParser();
 
   constructor(selected: readonly L7Kind[] = decodedEventTypes) {
     this.#selected = new Set(selected);
@@ -78,32 +79,27 @@ export class EveDecoder {
     const type = json.event_type;
     if (typeof type !== 'string') return 'invalid';
     if (!this.#selected.has(type)) return isDecodedType(type) ? 'unselected' : 'other_type';
-    const timeUs = typeof json.timestamp === 'string' ? parseSuricataTimestamp(json.timestamp) : undefined;
+    const timeUs = typeof json.timestamp === 'string' ? this.#timestamps.parse(json.timestamp) : undefined;
     const tuple = decodeTuple(json);
     if (timeUs === undefined || tuple === undefined) return 'invalid';
-    const base = { timeUs, tuple, ...ids(json) };
+    const ids = decodeIds(json);
     switch (type) {
       case 'http': {
         const http = object(json.http);
-        return http ? ({ kind: 'http', ...base, http: decodeHttp(http) } satisfies HttpEvent) : 'invalid';
+        return http ? ({ kind: 'http', timeUs, tuple, ...ids, http: decodeHttp(http) } satisfies HttpEvent) : 'invalid';
       }
       case 'tls': {
         const tls = object(json.tls);
-        return tls ? ({ kind: 'tls', ...base, tls: decodeTls(tls) } satisfies TlsEvent) : 'invalid';
+        return tls ? ({ kind: 'tls', timeUs, tuple, ...ids, tls: decodeTls(tls) } satisfies TlsEvent) : 'invalid';
       }
       case 'dns': {
         const dns = object(json.dns);
         const message = dns && decodeDns(dns);
         if (!dns || !message) return 'invalid';
-        const txId = base.txId ?? integer(dns.tx_id);
-        const event: DnsEvent = {
-          kind: 'dns',
-          ...base,
-          ...(txId === undefined ? {} : { txId }),
-          tuple: message.type === 'response' ? clientFirst(tuple) : tuple,
-          dns: message,
-        };
-        return event;
+        const txId = ids.txId ?? integer(dns.tx_id); // v1/v2 queries carry it inside `dns`
+        if (txId !== undefined) ids.txId = txId;
+        const oriented = message.type === 'response' ? clientFirst(tuple) : tuple;
+        return { kind: 'dns', timeUs, tuple: oriented, ...ids, dns: message } satisfies DnsEvent;
       }
       default:
         return 'other_type';
@@ -115,7 +111,7 @@ function isDecodedType(type: string): boolean {
   return type === 'http' || type === 'tls' || type === 'dns';
 }
 
-function ids(json: Json): { flowId?: number; txId?: number; vlan?: readonly number[] } {
+function decodeIds(json: Json): { flowId?: number; txId?: number; vlan?: readonly number[] } {
   const out: { flowId?: number; txId?: number; vlan?: readonly number[] } = {};
   const flowId = integer(json.flow_id);
   if (flowId !== undefined) out.flowId = flowId;

@@ -31,3 +31,47 @@ export function parseSuricataTimestamp(text: string): TimeUs | undefined {
   }
   return (ms - offsetMinutes * 60_000) * 1000 + micros;
 }
+
+/**
+ * parseSuricataTimestamp with a one-entry memo of the part up to the seconds plus the
+ * offset: consecutive events share it, so most calls only read the fraction.
+ */
+export class TimestampParser {
+  #prefix = '';
+  #suffix = '';
+  #baseUs = 0;
+
+  parse(text: string): TimeUs | undefined {
+    // Fast path: `YYYY-MM-DDTHH:MM:SS.ffffff±hhmm` with the same second and offset as before.
+    const dot = 19;
+    if (
+      text.length > dot + 1 &&
+      text.charCodeAt(dot) === 0x2e &&
+      text.startsWith(this.#prefix) &&
+      this.#prefix !== ''
+    ) {
+      let i = dot + 1;
+      let micros = 0;
+      let digits = 0;
+      for (; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c < 0x30 || c > 0x39) break;
+        if (digits < 6) micros = micros * 10 + (c - 0x30);
+        digits++;
+      }
+      if (digits > 0 && text.length - i === this.#suffix.length && text.endsWith(this.#suffix)) {
+        for (; digits < 6; digits++) micros *= 10;
+        return this.#baseUs + micros;
+      }
+    }
+    const us = parseSuricataTimestamp(text);
+    if (us !== undefined && text.charCodeAt(dot) === 0x2e) {
+      const fractionEnd = text.slice(dot + 1).search(/[^0-9]/);
+      this.#prefix = text.slice(0, dot);
+      this.#suffix = fractionEnd < 0 ? '' : text.slice(dot + 1 + fractionEnd);
+      this.#baseUs =
+        us - Number((text.slice(dot + 1, fractionEnd < 0 ? undefined : dot + 1 + fractionEnd) + '000000').slice(0, 6));
+    }
+    return us;
+  }
+}

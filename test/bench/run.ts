@@ -1,13 +1,14 @@
 import os from 'node:os';
+import { eveBench } from './eve.bench.js';
 import { pipelineBench } from './pipeline.bench.js';
 
 /** A benchmark prints its own rows with report(); it is never run by `npm test`. */
 export interface Bench {
   readonly name: string;
-  run(): Promise<void>;
+  run(): Promise<void> | void;
 }
 
-const benches: readonly Bench[] = [pipelineBench];
+const benches: readonly Bench[] = [pipelineBench, eveBench];
 
 const only = process.argv.slice(2);
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
