@@ -1,9 +1,14 @@
 import { debugExporterFactory } from '../exporter/debug/index.js';
+import { flowJoinProcessorFactory } from '../processor/flow_join/index.js';
 import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
 import type { Factory } from '../pipeline/component.js';
 import { factoryRegistry } from './load.js';
 
 /** Every component type the agent can run. Adding a component means adding it here. */
-export const allFactories: readonly Factory[] = [suricataEveReceiverFactory, debugExporterFactory];
+export const allFactories: readonly Factory[] = [
+  suricataEveReceiverFactory,
+  flowJoinProcessorFactory,
+  debugExporterFactory,
+];
 
 export const factories = factoryRegistry(allFactories);

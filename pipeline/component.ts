@@ -52,6 +52,11 @@ export interface Settings {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly telemetry: ComponentTelemetry;
+  /**
+   * The record families that reach this component in its pipeline (processors and exporters).
+   * A join can tell from it that no connection will ever come. Absent: unknown, assume all.
+   */
+  readonly inputs?: ReadonlySet<RecordFamily>;
 }
 
 export type ComponentKind = 'receiver' | 'processor' | 'exporter';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { allFactories } from '../config/components.js';
 import { debugExporterFactory } from '../exporter/debug/index.js';
+import { flowJoinProcessorFactory } from '../processor/flow_join/index.js';
 import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
 import { httpEvent } from './support/components.js';
 import { describeLifecycle, type LifecycleCase } from './support/lifecycle.js';
@@ -14,6 +15,7 @@ const cases: LifecycleCase[] = [
     factory: suricataEveReceiverFactory,
     config: (dir) => ({ source: 'file', file: { path: join(dir, 'eve.json'), follow: true } }),
   },
+  { factory: flowJoinProcessorFactory, sample: [httpEvent(0)] },
   { factory: debugExporterFactory, config: (dir) => ({ path: join(dir, 'out.jsonl') }), sample: [httpEvent(0)] },
 ];
 
