@@ -6,7 +6,7 @@ import type { ConsumingComponent, Settings } from '../../pipeline/component.js';
 import { ClosedError } from '../../pipeline/errors.js';
 import { once } from '../../pipeline/once.js';
 import type { FlowRecord, PipelineRecord } from '../../pipeline/records.js';
-import type { BoundCounter, BoundHistogram } from '../../pipeline/telemetry.js';
+import type { BoundCounter, ComponentTelemetry } from '../../pipeline/telemetry.js';
 import type { OtlpConfig } from './factory.js';
 import { openGrpcTransports, type GrpcSettings, type OtlpTransports } from './grpc-transport.js';
 import { logSubject, mapFlowLog, type LogMapping } from './map-log.js';
@@ -81,12 +81,9 @@ export class OtlpExporter implements ConsumingComponent {
       scope,
     };
     this.#logMapping = { nodeName: options.nodeName, resources, scope };
-    const dropped = settings.telemetry.counter(
-      'l7flow_otlp_items_dropped_total',
-      'Spans and logs dropped, by signal and reason.',
-      ['signal', 'reason'],
+    this.#suppressed = settings.telemetry.counter('l7flow_otlp_items_dropped_total', droppedHelp, ['signal', 'reason'])(
+      { signal: 'traces', reason: 'not_opted_in' },
     );
-    this.#suppressed = dropped({ signal: 'traces', reason: 'not_opted_in' });
     this.#spans = config.signals.includes('traces')
       ? this.#sender('traces', (batch) => this.#transports?.traces(batch) ?? notStarted)
       : undefined;
@@ -196,47 +193,21 @@ export class OtlpExporter implements ConsumingComponent {
   });
 
   #sender<T extends ReadableSpan | ReadableLogRecord>(signal: Signal, transmit: Transmit<T>): Sender<Entry<T>> {
-    const { telemetry } = this.settings;
-    const labels = { signal };
-    const sent = telemetry.counter('l7flow_otlp_items_sent_total', 'Spans and logs the backend accepted.', ['signal'])(
-      labels,
-    );
-    const dropped = telemetry.counter(
-      'l7flow_otlp_items_dropped_total',
-      'Spans and logs dropped, by signal and reason.',
-      ['signal', 'reason'],
-    );
-    const failed = telemetry.counter(
-      'l7flow_otlp_items_failed_total',
-      'Spans and logs in export attempts that failed, by gRPC status; they are then retried or dropped.',
-      ['signal', 'code'],
-    );
-    const retried = telemetry.counter('l7flow_otlp_items_retried_total', 'Spans and logs sent again after a failure.', [
-      'signal',
-    ])(labels);
-    const latency = telemetry.histogram(
-      'l7flow_otlp_export_duration_seconds',
-      'Duration of one export attempt (one gRPC request).',
-      latencyBuckets,
-      ['signal', 'outcome'],
-    );
-    const latencyOk: BoundHistogram = latency({ signal, outcome: 'ok' });
-    const latencyFailed: BoundHistogram = latency({ signal, outcome: 'failed' });
-
+    const metrics = signalMetrics(this.settings.telemetry, signal);
     const report: SenderReport<Entry<T>> = {
       delivered: (entries) => {
-        sent.inc(entries.length);
+        metrics.sent.inc(entries.length);
         this.#settle(entries);
       },
       dropped: (entries, reason, detail) => {
-        dropped({ signal, reason }).inc(entries.length);
+        metrics.dropped(reason).inc(entries.length);
         this.#settle(entries, reason, detail);
       },
-      attempted: (outcome: AttemptOutcome, items, seconds) => {
-        (outcome.ok ? latencyOk : latencyFailed).observe(seconds);
-        if (!outcome.ok) failed({ signal, code: outcome.code }).inc(items);
+      attempted: (outcome, items, seconds) => {
+        (outcome.ok ? metrics.latencyOk : metrics.latencyFailed).observe(seconds);
+        if (!outcome.ok) metrics.failed(outcome.code).inc(items);
       },
-      retrying: (items) => retried.inc(items),
+      retrying: (items) => metrics.retried.inc(items),
     };
     const { queue, batch, retry_on_failure: retry } = this.config;
     const sender = new Sender<Entry<T>>(
@@ -259,26 +230,31 @@ export class OtlpExporter implements ConsumingComponent {
       this.settings.clock,
       this.options.random,
     );
-    telemetry.queue(`otlp_${signal}`, sender);
+    this.settings.telemetry.queue(`otlp_${signal}`, sender);
     return sender;
   }
 
   /** Closes the tickets of finished items; records whose last item finished are counted. */
   #settle(entries: readonly Entry<unknown>[], reason?: DropReason, detail?: string): void {
     let sent = 0;
-    const dropped = new Map<DropReason, number>();
+    const dropped = new Map<DropReason, { count: number; detail: string | undefined }>();
     for (const { ticket } of entries) {
       if (reason !== undefined && ticket.dropReason === undefined) {
         ticket.dropReason = reason;
         ticket.detail = detail;
       }
       if (--ticket.remaining > 0) continue;
-      if (ticket.dropReason === undefined) sent++;
-      else dropped.set(ticket.dropReason, (dropped.get(ticket.dropReason) ?? 0) + 1);
+      if (ticket.dropReason === undefined) {
+        sent++;
+        continue;
+      }
+      const tally = dropped.get(ticket.dropReason) ?? { count: 0, detail: ticket.detail };
+      tally.count++;
+      dropped.set(ticket.dropReason, tally);
     }
     const { telemetry } = this.settings;
     telemetry.sent(sent);
-    for (const [why, count] of dropped) telemetry.dropped(why, count, detail);
+    for (const [why, tally] of dropped) telemetry.dropped(why, tally.count, tally.detail);
   }
 }
 
@@ -289,12 +265,48 @@ const notStarted: Promise<AttemptOutcome> = Promise.resolve({
   message: 'exporter was not started',
 });
 
+/** Resolves when `work` settles or `signal` aborts, whichever comes first. */
 function untilAborted(work: Promise<void>, signal?: AbortSignal): Promise<void> {
   const settled = work.catch(() => {});
   if (!signal) return settled;
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    signal.addEventListener('abort', () => resolve(), { once: true });
-    void settled.then(resolve);
+    const onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void settled.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
   });
 }
+
+/** The per-signal metric children the hot path uses, bound once. */
+function signalMetrics(telemetry: ComponentTelemetry, signal: Signal) {
+  const bySignal = { signal };
+  const dropped = telemetry.counter('l7flow_otlp_items_dropped_total', droppedHelp, ['signal', 'reason']);
+  const failed = telemetry.counter(
+    'l7flow_otlp_items_failed_total',
+    'Spans and logs in export requests that failed, by gRPC status; they are then retried or dropped.',
+    ['signal', 'code'],
+  );
+  const latency = telemetry.histogram(
+    'l7flow_otlp_export_duration_seconds',
+    'Duration of one export request.',
+    latencyBuckets,
+    ['signal', 'outcome'],
+  );
+  return {
+    sent: telemetry.counter('l7flow_otlp_items_sent_total', 'Spans and logs the receiver acknowledged.', ['signal'])(
+      bySignal,
+    ),
+    retried: telemetry.counter('l7flow_otlp_items_retried_total', 'Spans and logs sent again after a failure.', [
+      'signal',
+    ])(bySignal),
+    dropped: (reason: DropReason) => dropped({ signal, reason }),
+    failed: (code: string) => failed({ signal, code }),
+    latencyOk: latency({ signal, outcome: 'ok' }),
+    latencyFailed: latency({ signal, outcome: 'failed' }),
+  };
+}
+
+const droppedHelp = 'Spans and logs dropped, by signal and reason.';

@@ -21,6 +21,8 @@ export const resourceCacheCapacity = 4096;
  */
 export class ResourceCache {
   readonly #entries = new Map<string, Resource>();
+  /** Fast path: upstream processors share one PodRef object per Pod across records. */
+  readonly #byPodObject = new WeakMap<PodRef, Resource>();
 
   constructor(
     /** Pod label whose value becomes service.name; "" uses the workload, then the Pod name. */
@@ -37,9 +39,11 @@ export class ResourceCache {
    * `service.namespace` (the namespace, as the Kubernetes non-normative conventions advise).
    */
   pod(pod: PodRef): Resource {
+    const known = this.#byPodObject.get(pod);
+    if (known) return known;
     const serviceName = this.serviceName(pod);
     const key = `p\u0000${pod.uid}\u0000${pod.namespace}\u0000${pod.name}\u0000${pod.node}\u0000${serviceName}`;
-    return this.#intern(key, () => ({
+    const resource = this.#intern(key, () => ({
       [ATTR_SERVICE_NAME]: serviceName,
       [ATTR_SERVICE_NAMESPACE]: pod.namespace,
       [ATTR_K8S_POD_NAME]: pod.name,
@@ -47,6 +51,8 @@ export class ResourceCache {
       [ATTR_K8S_NAMESPACE_NAME]: pod.namespace,
       ...(pod.node !== '' ? { [ATTR_K8S_NODE_NAME]: pod.node } : {}),
     }));
+    this.#byPodObject.set(pod, resource);
+    return resource;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** A parent taken from a W3C `traceparent` request header. */
 export interface RemoteParent {
@@ -53,9 +53,7 @@ export interface TransactionIds {
  */
 export function transactionIds(nodeName: string, transactionKey: string): TransactionIds {
   for (let round = 0; ; round++) {
-    const digest = createHash('sha256')
-      .update(`l7flow\u0000${nodeName}\u0000${transactionKey}\u0000${round}`)
-      .digest('hex');
+    const digest = hash('sha256', `l7flow\u0000${nodeName}\u0000${transactionKey}\u0000${round}`, 'hex');
     const ids = {
       traceId: digest.slice(0, 32),
       clientSpanId: digest.slice(32, 48),
