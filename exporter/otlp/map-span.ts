@@ -316,8 +316,12 @@ function urlFull(facts: TransactionFacts): string {
   return `${facts.scheme}://${host}${port}${facts.path ?? '/'}${query}`;
 }
 
-/** Microseconds since the epoch as an OTel HrTime: exact, unlike a number of milliseconds. */
+/**
+ * Microseconds since the epoch as an OTel HrTime: exact, unlike a number of milliseconds.
+ * A non-finite time is refused: it would reach the backend as a garbage timestamp.
+ */
 export function hrTime(us: TimeUs): HrTime {
+  if (!Number.isFinite(us)) throw new RangeError(`time is not a finite number (got ${us})`);
   const seconds = Math.floor(us / 1_000_000);
   return [seconds, (us - seconds * 1_000_000) * 1000];
 }

@@ -2,13 +2,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../config/load.js';
 import { packageRoot } from '../../config/paths.js';
 import { systemClock } from '../../pipeline/clock.js';
 import type { Settings } from '../../pipeline/component.js';
 import { ClosedError } from '../../pipeline/errors.js';
+import { Graph } from '../../pipeline/graph.js';
 import type { FlowRecord } from '../../pipeline/records.js';
 import { Telemetry } from '../../pipeline/telemetry.js';
 import { CaptureLogger } from '../../test/support/capture-logger.js';
+import { createTestKit, httpEvent } from '../../test/support/components.js';
 import {
   OtlpReceiver,
   retryInfoTrailer,
@@ -313,6 +316,20 @@ describe('OTLP exporter delivery', () => {
     expect(await metric('l7flow_otlp_items_dropped_total', { signal: 'logs', reason: 'export_failed' })).toBe(3);
   });
 
+  it('counts a record it cannot map and still delivers its neighbours', async () => {
+    const rx = await receiver();
+    const { exporter: otlp, metric } = exporter(rx.endpoint);
+    await otlp.start();
+    const [first, , third] = twoServers();
+    const broken = flow([httpTx({}, { timeUs: Number.NaN })], { dstPod: serverPod('ingress') });
+    await otlp.consume([first!, broken, third!]);
+    await otlp.shutdown();
+    expect(rx.spans).toHaveLength(2);
+    expect(rx.logs).toHaveLength(2);
+    expect(await metric('l7flow_records_dropped_total', { reason: 'invalid_record' })).toBe(1);
+    expect(await metric('l7flow_records_sent_total')).toBe(2);
+  });
+
   it('refuses records after shutdown', async () => {
     const rx = await receiver();
     const { exporter: otlp } = exporter(rx.endpoint);
@@ -424,5 +441,45 @@ describe('OTLP exporter connection settings', () => {
       const { exporter: otlp } = tlsExporter('127.0.0.1:1', { ca_file: pem('missing.pem') });
       await expect(otlp.start()).rejects.toThrow(/tls\.ca_file .*missing\.pem: ENOENT/);
     });
+  });
+});
+
+describe('OTLP exporter in the pipeline graph', () => {
+  it('receives flow records through the sending queue and delivers them before the graph stops', async () => {
+    const rx = await receiver();
+    const kit = createTestKit();
+    const loaded = parseConfig(
+      `
+receivers: { test_source: }
+processors: { test_join: }
+exporters:
+  otlp: { endpoint: "${rx.endpoint}", tls: { insecure: true }, node_name: node-a, batch: { timeout: 1h } }
+service:
+  pipelines:
+    flows: { receivers: [test_source], processors: [test_join], exporters: [otlp] }
+`,
+      { factories: kit.factories, env: {} },
+    );
+    if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
+    const telemetry = new Telemetry();
+    const graph = new Graph(loaded.config, {
+      logger: new CaptureLogger(),
+      clock: systemClock,
+      telemetry,
+      onFatal: () => {},
+    });
+    await graph.start();
+    await kit.sources.get('test_source')?.emit([httpEvent(0), httpEvent(1)]);
+    const result = await graph.shutdown(AbortSignal.timeout(5000));
+
+    expect(result).toEqual({ clean: true, failures: [] });
+    // test_join makes flow records without Pods: SERVER spans on the destination's stand-in resource.
+    expect(rx.spans.map((s) => [s.kind, s.resource['service.name']?.stringValue])).toEqual([
+      [2, 'unknown_service:10.0.0.2'],
+      [2, 'unknown_service:10.0.0.2'],
+    ]);
+    expect(rx.logs).toHaveLength(2);
+    expect(await metricValue(telemetry, 'l7flow_records_received_total', { component: 'otlp' })).toBe(2);
+    expect(await metricValue(telemetry, 'l7flow_records_sent_total', { component: 'otlp' })).toBe(2);
   });
 });
