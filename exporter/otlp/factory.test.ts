@@ -25,7 +25,7 @@ describe('otlp exporter configuration', () => {
       headers: {},
       signals: ['traces', 'logs'],
       timeout: 5000,
-      queue: { size: 10_000, overflow: 'drop_newest' },
+      queue: { size: 10_000, overflow: 'drop_newest', num_consumers: 10 },
       batch: { send_batch_size: 1024, timeout: 200 },
       retry_on_failure: {
         enabled: true,

@@ -58,6 +58,13 @@ export const otlpConfigSchema = z.strictObject({
     .strictObject({
       size: z.number().int().min(1).default(10_000).describe('Spans, and separately logs, held while sending.'),
       overflow: z.enum(overflowPolicies).default('drop_newest').describe('What a full queue drops.'),
+      num_consumers: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(10)
+        .describe('Export requests in flight at once per signal, each retried on its own.'),
     })
     .prefault({})
     .describe("The exporter's own queue of mapped items, one per signal, in front of the network."),

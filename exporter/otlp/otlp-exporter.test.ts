@@ -241,7 +241,7 @@ describe('OTLP exporter delivery', () => {
     const { exporter: otlp, metric } = exporter(rx.endpoint, {
       signals: ['logs'],
       timeout: '300ms',
-      queue: { size: 4 },
+      queue: { size: 4, num_consumers: 1 },
       batch: { send_batch_size: 1, timeout: '10ms' },
     });
     await otlp.start();

@@ -214,6 +214,7 @@ export class OtlpExporter implements ConsumingComponent {
       {
         capacity: queue.size,
         overflow: queue.overflow,
+        consumers: queue.num_consumers,
         batchSize: batch.send_batch_size,
         batchTimeoutMs: batch.timeout,
         retry: {

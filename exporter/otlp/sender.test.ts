@@ -10,6 +10,7 @@ const invalid: AttemptOutcome = { ok: false, retryable: false, code: 'INVALID_AR
 const settings: SenderSettings = {
   capacity: 10,
   overflow: 'drop_newest',
+  consumers: 1,
   batchSize: 4,
   batchTimeoutMs: 200,
   retry: {
@@ -76,7 +77,24 @@ describe('Sender batching', () => {
     ]);
   });
 
-  it('keeps one batch in flight at a time, in order', async () => {
+  it('keeps up to `consumers` batches in flight at once', async () => {
+    const { sender, attempts, script, delivered } = harness({ consumers: 2, capacity: 12 });
+    const first = deferred<AttemptOutcome>();
+    const second = deferred<AttemptOutcome>();
+    script.push(first, second);
+    sender.start();
+    sender.add(range(0, 12));
+    await settle();
+    expect(attempts.map((a) => a.items)).toEqual([range(0, 4), range(4, 8)]);
+    second.resolve(ok);
+    await settle();
+    expect(attempts.map((a) => a.items)).toEqual([range(0, 4), range(4, 8), range(8, 12)]);
+    first.resolve(ok);
+    await settle();
+    expect(delivered.sort((a, b) => a - b)).toEqual(range(0, 12));
+  });
+
+  it('with one consumer, keeps one batch in flight at a time, in order', async () => {
     const { sender, attempts, script, delivered } = harness();
     const first = deferred<AttemptOutcome>();
     script.push(first);
@@ -255,12 +273,12 @@ describe('Sender close', () => {
     expect(dropped).toEqual([{ items: [1], reason: 'shutdown_timeout' }]);
   });
 
-  it('accounts for every item exactly once under random failures', async () => {
+  it.each([1, 3])('accounts for every item exactly once under random failures (%i consumers)', async (consumers) => {
     const outcomes = [ok, unavailable, invalid];
     let seed = 7;
     const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const { clock, sender, script, delivered, dropped } = harness(
-      { capacity: 50, batchSize: 8, retry: { ...settings.retry, initialIntervalMs: 10, maxElapsedMs: 100 } },
+      { capacity: 50, consumers, batchSize: 8, retry: { ...settings.retry, initialIntervalMs: 10, maxElapsedMs: 100 } },
       { random },
     );
     for (let i = 0; i < 200; i++) script.push(outcomes[Math.floor(random() * 3)] ?? ok);

@@ -1,5 +1,4 @@
 import { sleep, type Clock } from '../../pipeline/clock.js';
-import { deferred, type Deferred } from '../../pipeline/once.js';
 import { BoundedQueue, type OverflowPolicy } from '../../pipeline/queue.js';
 
 /** What one export attempt came to. */
@@ -31,6 +30,8 @@ export interface RetrySettings {
 export interface SenderSettings {
   readonly capacity: number;
   readonly overflow: OverflowPolicy;
+  /** Batches in flight at once, each with its own retries. */
+  readonly consumers: number;
   readonly batchSize: number;
   readonly batchTimeoutMs: number;
   readonly retry: RetrySettings;
@@ -52,8 +53,9 @@ export interface SenderReport<T> {
 /**
  * The exporterhelper of this exporter (reference/otel.md §4.4, R2), one per signal: a bounded
  * queue of items, batches of up to `batchSize` sent when full or `batchTimeoutMs` after the
- * first item waits, one batch in flight at a time (order kept), retries of transient failures
- * with exponential back-off and jitter until `maxElapsedMs`, and a flush on close().
+ * first item waits, up to `consumers` batches in flight at once (so serialising the next batch
+ * overlaps waiting for the last acknowledgement), retries of transient failures with
+ * exponential back-off and jitter until `maxElapsedMs`, and a flush on close().
  *
  * No silent loss: every item accepted by add() is reported once, as delivered or as dropped
  * with a reason. Pure apart from the injected Clock and Transmit.
@@ -61,10 +63,10 @@ export interface SenderReport<T> {
 export class Sender<T> {
   readonly #queue: BoundedQueue<T>;
   readonly #abandon = new AbortController();
+  /** Idle consumers: those waiting for any item, and those waiting for a full batch. */
+  readonly #waiting = new Set<{ readonly wantsFullBatch: boolean; readonly wake: () => void }>();
   #closing = false;
-  #itemsArrived: Deferred | undefined;
-  #batchFull: Deferred | undefined;
-  #worker: Promise<void> | undefined;
+  #workers: Promise<unknown> | undefined;
 
   constructor(
     private readonly settings: SenderSettings,
@@ -77,7 +79,7 @@ export class Sender<T> {
     this.#queue = new BoundedQueue<T>(settings.capacity, 'drop_newest', () => {});
   }
 
-  /** Items held: queued, not counting the batch in flight. */
+  /** Items held: queued, not counting the batches in flight. */
   get size(): number {
     return this.#queue.size;
   }
@@ -86,9 +88,9 @@ export class Sender<T> {
     return this.settings.capacity;
   }
 
-  /** Starts the worker. Items added before start() wait for it. */
+  /** Starts the consumers. Items added before start() wait for them. */
   start(): void {
-    this.#worker ??= this.#run();
+    this.#workers ??= Promise.all(Array.from({ length: this.settings.consumers }, () => this.#run()));
   }
 
   /** Queues items without waiting; what does not fit is dropped by the overflow policy. */
@@ -113,8 +115,7 @@ export class Sender<T> {
       }
     }
     this.#queue.push(accepted);
-    this.#itemsArrived?.resolve();
-    if (this.#queue.size >= this.settings.batchSize) this.#batchFull?.resolve();
+    this.#wakeConsumers();
   }
 
   /**
@@ -126,10 +127,10 @@ export class Sender<T> {
     const abandon = () => this.#abandon.abort();
     if (signal?.aborted) abandon();
     else signal?.addEventListener('abort', abandon, { once: true });
-    this.#itemsArrived?.resolve();
-    this.#batchFull?.resolve();
+    this.#wakeConsumers();
     try {
-      await (this.#worker ?? this.#run());
+      this.start();
+      await this.#workers;
     } finally {
       signal?.removeEventListener('abort', abandon);
       const left = this.#queue.take(this.#queue.size);
@@ -142,24 +143,37 @@ export class Sender<T> {
       if (this.#abandon.signal.aborted) return;
       if (this.#queue.size === 0) {
         if (this.#closing) return;
-        this.#itemsArrived = deferred();
-        await this.#itemsArrived.promise;
-        this.#itemsArrived = undefined;
+        await this.#idle(false);
         continue;
       }
-      if (this.#queue.size < this.settings.batchSize && !this.#closing) await this.#waitForBatch();
+      if (this.#queue.size < this.settings.batchSize && !this.#closing) await this.#idle(true);
       if (this.#abandon.signal.aborted) return;
-      await this.#deliver(this.#queue.take(this.settings.batchSize));
+      // Another consumer may have taken the items meanwhile.
+      const batch = this.#queue.take(this.settings.batchSize);
+      if (batch.length > 0) await this.#deliver(batch);
     }
   }
 
-  /** Until the batch is full, close() is called, or the batch timeout passes. */
-  async #waitForBatch(): Promise<void> {
-    this.#batchFull = deferred();
-    const timer = new AbortController();
-    await Promise.race([this.#batchFull.promise, sleep(this.clock, this.settings.batchTimeoutMs, timer.signal)]);
-    timer.abort();
-    this.#batchFull = undefined;
+  /**
+   * Waits until there are items (or, with `fullBatch`, a full batch, or the batch timeout has
+   * passed), or close() is called.
+   */
+  #idle(fullBatch: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = fullBatch ? this.clock.setTimeout(() => wake(), this.settings.batchTimeoutMs) : undefined;
+      const waiter = { wantsFullBatch: fullBatch, wake: () => wake() };
+      const wake = () => {
+        timer?.cancel();
+        this.#waiting.delete(waiter);
+        resolve();
+      };
+      this.#waiting.add(waiter);
+    });
+  }
+
+  #wakeConsumers(): void {
+    const full = this.#closing || this.#queue.size >= this.settings.batchSize;
+    for (const waiter of [...this.#waiting]) if (full || !waiter.wantsFullBatch) waiter.wake();
   }
 
   async #deliver(batch: readonly T[]): Promise<void> {
