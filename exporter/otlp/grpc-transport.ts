@@ -62,8 +62,9 @@ export async function openGrpcTransports(settings: GrpcSettings): Promise<OtlpTr
   };
   const [traces, logs] = withoutOtlpEnvironment(() => [new OTLPTraceExporter(options), new OTLPLogExporter(options)]);
   return {
-    traces: (batch) => attempt((done) => traces.export([...batch], done)),
-    logs: (batch) => attempt((done) => logs.export([...batch], done)),
+    // The exporters neither keep nor change the array (their signature is merely not readonly).
+    traces: (batch) => attempt((done) => traces.export(batch as ReadableSpan[], done)),
+    logs: (batch) => attempt((done) => logs.export(batch as ReadableLogRecord[], done)),
     shutdown: async () => {
       await Promise.all([traces.shutdown(), logs.shutdown()]);
     },

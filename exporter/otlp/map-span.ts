@@ -76,7 +76,7 @@ export function exportSides(record: FlowRecord, event?: L7Event): ExportSides {
   const dst = record.dstPod ?? event?.dstPod;
   const server = dst?.l7Export === 'ingress' || dst?.l7Export === 'both' ? dst : undefined;
   const client = src?.l7Export === 'egress' || src?.l7Export === 'both' ? src : undefined;
-  return { ...(server ? { server } : {}), ...(client ? { client } : {}) };
+  return { server, client };
 }
 
 /** The spans of one HTTP transaction: none, one, or a client span with its server child. */
@@ -157,7 +157,7 @@ export function mapTransaction(
       mapping.scope,
     );
   }
-  return { ...(client ? { client } : {}), ...(server ? { server } : {}), suppressed: false };
+  return { client, server, suppressed: false };
 }
 
 /**

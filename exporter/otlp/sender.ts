@@ -119,7 +119,7 @@ export class Sender<T> {
   }
 
   /**
-   * Stops intake and sends what is queued, retrying as usual. When `signal` aborts, the batch
+   * Stops intake and sends what is queued, retrying as usual. When `signal` aborts, the batches
    * in flight and everything still queued are dropped as `shutdown_timeout` and close() returns.
    */
   async close(signal?: AbortSignal): Promise<void> {
