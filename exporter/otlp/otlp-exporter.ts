@@ -93,7 +93,7 @@ export class OtlpExporter implements ConsumingComponent {
   }
 
   async start(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#transports) return;
     const { config } = this;
     this.#transports = await (this.options.openTransports ?? openGrpcTransports)({
       endpoint: config.endpoint,
