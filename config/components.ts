@@ -1,6 +1,7 @@
 import { debugExporterFactory } from '../exporter/debug/index.js';
 import { flowJoinProcessorFactory } from '../processor/flow_join/index.js';
 import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
+import { otlpExporterFactory } from '../exporter/otlp/index.js';
 import type { Factory } from '../pipeline/component.js';
 import { factoryRegistry } from './load.js';
 
@@ -9,6 +10,7 @@ export const allFactories: readonly Factory[] = [
   suricataEveReceiverFactory,
   flowJoinProcessorFactory,
   debugExporterFactory,
+  otlpExporterFactory,
 ];
 
 export const factories = factoryRegistry(allFactories);

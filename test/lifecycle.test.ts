@@ -4,8 +4,10 @@ import { allFactories } from '../config/components.js';
 import { debugExporterFactory } from '../exporter/debug/index.js';
 import { flowJoinProcessorFactory } from '../processor/flow_join/index.js';
 import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
+import { otlpExporterFactory } from '../exporter/otlp/index.js';
 import { httpEvent } from './support/components.js';
 import { describeLifecycle, type LifecycleCase } from './support/lifecycle.js';
+import { flow, httpTx, serverPod } from './support/otlp-records.js';
 
 /** One entry per registered factory: how to run it on a test machine. */
 const cases: LifecycleCase[] = [
@@ -17,6 +19,12 @@ const cases: LifecycleCase[] = [
   },
   { factory: flowJoinProcessorFactory, sample: [httpEvent(0)] },
   { factory: debugExporterFactory, config: (dir) => ({ path: join(dir, 'out.jsonl') }), sample: [httpEvent(0)] },
+  {
+    // Nothing listens on port 1: the export fails at once and, without retries, is dropped.
+    factory: otlpExporterFactory,
+    config: () => ({ endpoint: '127.0.0.1:1', tls: { insecure: true }, retry_on_failure: { enabled: false } }),
+    sample: [flow([httpTx()], { dstPod: serverPod('ingress') })],
+  },
 ];
 
 describe('lifecycle conformance', () => {

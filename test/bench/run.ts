@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { eveBench } from './eve.bench.js';
 import { flowJoinBench } from './flow-join.bench.js';
+import { otlpBench } from './otlp.bench.js';
 import { pipelineBench } from './pipeline.bench.js';
 
 /** A benchmark prints its own rows with report(); it is never run by `npm test`. */
@@ -9,7 +10,7 @@ export interface Bench {
   run(): Promise<void> | void;
 }
 
-const benches: readonly Bench[] = [pipelineBench, eveBench, flowJoinBench];
+const benches: readonly Bench[] = [pipelineBench, eveBench, flowJoinBench, otlpBench];
 
 const only = process.argv.slice(2);
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';

@@ -1,0 +1,2 @@
+export { otlpExporterFactory } from './factory.js';
+export type { OtlpConfig } from './factory.js';
