@@ -28,6 +28,7 @@ describe('config loading', () => {
     const config = configOf(minimal);
     expect(config.exporters.get('debug')?.config).toEqual({
       path: '',
+      format: 'json',
       max_file_size: 100 * 1024 * 1024,
       max_backups: 3,
     });
@@ -98,7 +99,7 @@ describe('config problems, each with its path', () => {
       name: 'a misspelt key, with a suggestion',
       yaml: minimal.replace('debug: }', 'debug: { pth: /tmp/x } }'),
       problems: [
-        'exporters.debug.pth: unknown key (did you mean "path"?); allowed keys: path, max_file_size, max_backups, sending_queue',
+        'exporters.debug.pth: unknown key (did you mean "path"?); allowed keys: path, format, max_file_size, max_backups, sending_queue',
       ],
     },
     {

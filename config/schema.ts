@@ -12,34 +12,37 @@ import { formatDuration, parseDuration } from './duration.js';
 export function duration(options: { min?: number; max?: number } = {}) {
   // Numbers are accepted by the type only to be refused with the duration message: a bare
   // number's unit would be a guess.
-  return z.union([z.string(), z.number()]).transform((text, ctx) => {
-    const ms = typeof text === 'string' ? parseDuration(text) : undefined;
-    if (ms === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a duration such as 500ms, 5s or 1m (got ${show(text)})`,
-        input: text,
-      });
-      return z.NEVER;
-    }
-    if (options.min !== undefined && ms < options.min) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be at least ${formatDuration(options.min)} (got ${show(text)})`,
-        input: text,
-      });
-      return z.NEVER;
-    }
-    if (options.max !== undefined && ms > options.max) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be at most ${formatDuration(options.max)} (got ${show(text)})`,
-        input: text,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  return z
+    .union([z.string(), z.number()])
+    .transform((text, ctx) => {
+      const ms = typeof text === 'string' ? parseDuration(text) : undefined;
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a duration such as 500ms, 5s or 1m (got ${show(text)})`,
+          input: text,
+        });
+        return z.NEVER;
+      }
+      if (options.min !== undefined && ms < options.min) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be at least ${formatDuration(options.min)} (got ${show(text)})`,
+          input: text,
+        });
+        return z.NEVER;
+      }
+      if (options.max !== undefined && ms > options.max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be at most ${formatDuration(options.max)} (got ${show(text)})`,
+          input: text,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({ type: 'duration' });
 }
 
 const byteUnits: Readonly<Record<string, number>> = {
@@ -54,35 +57,41 @@ const byteUnits: Readonly<Record<string, number>> = {
 
 /** A size in bytes: an integer, or a string such as `64KiB`, `1MiB`, `10MB`. */
 export function byteSize(options: { min?: number; max?: number } = {}) {
-  return z.union([z.number(), z.string()]).transform((value, ctx) => {
-    let bytes: number | undefined;
-    if (typeof value === 'number') bytes = Number.isInteger(value) ? value : undefined;
-    else {
-      const match = /^(\d+)\s*(B|kB|KiB|MB|MiB|GB|GiB)?$/.exec(value);
-      if (match) bytes = Number(match[1]) * (byteUnits[match[2] ?? 'B'] ?? 1);
-    }
-    if (bytes === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a size such as 65536, 64KiB or 1MiB (got ${show(value)})`,
-        input: value,
-      });
-      return z.NEVER;
-    }
-    if ((options.min !== undefined && bytes < options.min) || (options.max !== undefined && bytes > options.max)) {
-      const range = `${options.min ?? 0}..${options.max ?? 'unbounded'}`;
-      ctx.addIssue({ code: 'custom', message: `must be within ${range} bytes (got ${show(value)})`, input: value });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+  return z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      let bytes: number | undefined;
+      if (typeof value === 'number') bytes = Number.isInteger(value) ? value : undefined;
+      else {
+        const match = /^(\d+)\s*(B|kB|KiB|MB|MiB|GB|GiB)?$/.exec(value);
+        if (match) bytes = Number(match[1]) * (byteUnits[match[2] ?? 'B'] ?? 1);
+      }
+      if (bytes === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a size such as 65536, 64KiB or 1MiB (got ${show(value)})`,
+          input: value,
+        });
+        return z.NEVER;
+      }
+      if ((options.min !== undefined && bytes < options.min) || (options.max !== undefined && bytes > options.max)) {
+        const range = `${options.min ?? 0}..${options.max ?? 'unbounded'}`;
+        ctx.addIssue({ code: 'custom', message: `must be within ${range} bytes (got ${show(value)})`, input: value });
+        return z.NEVER;
+      }
+      return bytes;
+    })
+    .meta({ type: 'size' });
 }
 
 /** `host:port` or `[ipv6]:port`; port 0 picks a free port. */
 export function hostPort() {
-  return z.string().refine((text) => parseHostPort(text) !== undefined, {
-    error: (issue) => `must be host:port or [ipv6]:port (got ${show(issue.input)})`,
-  });
+  return z
+    .string()
+    .refine((text) => parseHostPort(text) !== undefined, {
+      error: (issue) => `must be host:port or [ipv6]:port (got ${show(issue.input)})`,
+    })
+    .meta({ type: 'host:port' });
 }
 
 /** The queue the graph puts in front of every exporter (every exporter section has it). */

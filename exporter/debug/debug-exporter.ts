@@ -4,6 +4,7 @@ import { once } from '../../pipeline/once.js';
 import type { PipelineRecord } from '../../pipeline/records.js';
 import type { DebugConfig } from './factory.js';
 import { RotatingFile } from './rotating-file.js';
+import { formatRecord } from './text-format.js';
 
 interface LineSink {
   write(text: string): Promise<void>;
@@ -39,14 +40,15 @@ export class DebugExporter implements ConsumingComponent {
   }
 
   details() {
-    return { output: this.config.path === '' ? 'stdout' : this.config.path };
+    return { output: this.config.path === '' ? 'stdout' : this.config.path, format: this.config.format };
   }
 
   async consume(batch: readonly PipelineRecord[]): Promise<void> {
     if (this.#closed) throw new ClosedError(this.settings.id);
     if (!this.#sink) throw new Error(`${this.settings.id}: consume before start`);
+    const format = this.config.format === 'text' ? formatRecord : JSON.stringify;
     let text = '';
-    for (const record of batch) text += `${JSON.stringify(record)}\n`;
+    for (const record of batch) text += `${format(record)}\n`;
     await this.#sink.write(text);
     this.settings.telemetry.sent(batch.length);
   }

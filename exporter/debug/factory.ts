@@ -4,7 +4,11 @@ import { byteSize } from '../../config/schema.js';
 import { DebugExporter } from './debug-exporter.js';
 
 export const debugConfigSchema = z.strictObject({
-  path: z.string().default('').describe('File to append JSON lines to; "" writes them to standard output.'),
+  path: z.string().default('').describe('File to append lines to; "" writes them to standard output.'),
+  format: z
+    .enum(['json', 'text'])
+    .default('json')
+    .describe('json: each record as one JSON line; text: one compact line per record for people.'),
   max_file_size: byteSize({ min: 1024 })
     .prefault('100MiB')
     .describe('A file is rotated before a write would take it past this size (path.1 is the newest backup).'),
@@ -13,7 +17,7 @@ export const debugConfigSchema = z.strictObject({
 
 export type DebugConfig = z.output<typeof debugConfigSchema>;
 
-/** Writes every record it receives as one JSON line: for people, demos and tests. */
+/** Writes every record it receives as one line (JSON or text): for people, demos and tests. */
 export const debugExporterFactory: ExporterFactory<typeof debugConfigSchema> = {
   kind: 'exporter',
   type: 'debug',
