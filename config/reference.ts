@@ -22,7 +22,8 @@ export function documentKeys(schema: z.ZodType, prefix = ''): KeyDoc[] {
   const object = structural(schema);
   if (!(object instanceof z.ZodObject)) return [];
   const keys: KeyDoc[] = [];
-  for (const [key, field] of Object.entries(object.shape as Record<string, z.ZodType>)) {
+  const shape: Record<string, z.ZodType> = object.shape;
+  for (const [key, field] of Object.entries(shape)) {
     const path = `${prefix}${key}`;
     const inner = structural(field);
     if (inner instanceof z.ZodObject && Object.keys(inner.shape).length > 0) {
