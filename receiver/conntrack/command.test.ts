@@ -45,13 +45,18 @@ describe('runCommand', () => {
     expect(!result.ok && result.detail).toMatch(/ENOENT/);
   });
 
+  it('arguments spawn() refuses make a failed run, not an exception', async () => {
+    const run = runCommand('conntrack', ['-L', 'a\u0000b'], { clock: systemClock });
+    expect(await collect(run)).toBe('');
+    expect(await run.done).toMatchObject({ ok: false, reason: 'failed' });
+  });
+
   it('kills a run that outlives its timeout', async () => {
-    const run = runCommand(...node('console.log("started"); setInterval(() => {}, 1000)'), {
-      clock: systemClock,
-      timeoutMs: 300,
-    });
-    expect(await collect(run)).toBe('started\n');
-    expect(await run.done).toMatchObject({ ok: false, reason: 'timed_out' });
+    const run = runCommand(...node('setInterval(() => {}, 1000)'), { clock: systemClock, timeoutMs: 300 });
+    await collect(run);
+    const result = await run.done;
+    expect(result).toMatchObject({ ok: false, reason: 'timed_out' });
+    expect(!result.ok && result.detail).toMatch(/killed by SIGKILL/);
   });
 
   it('cancel() stops a long-running stream', async () => {

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { Readable } from 'node:stream';
 import type { Clock } from '../../pipeline/clock.js';
 import type { OutputRun, RunResult } from './source.js';
 
@@ -21,10 +21,21 @@ const stderrTailLength = 1024;
  * kilobyte goes into the failure detail. cancel() sends SIGTERM.
  */
 export function runCommand(file: string, args: readonly string[], options: CommandOptions): OutputRun {
-  const child = spawn(file, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: options.env ? { ...process.env, ...options.env } : process.env,
-  });
+  let child: ChildProcessByStdio<null, Readable, Readable>;
+  try {
+    child = spawn(file, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: options.env ? { ...process.env, ...options.env } : process.env,
+    });
+  } catch (error) {
+    // spawn() throws only for arguments it cannot pass at all (a NUL byte, say).
+    const detail = `${file}: ${error instanceof Error ? error.message : String(error)}`;
+    return {
+      output: textOf(Readable.from([])),
+      done: Promise.resolve({ ok: false, reason: 'failed', detail }),
+      cancel() {},
+    };
+  }
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
 

@@ -47,38 +47,49 @@ export class EventSupervisor {
   }
 
   async #supervise(): Promise<void> {
-    const options = this.options;
-    const clock = options.clock;
+    const { clock, maxDelayMs, initialDelayMs } = this.options;
     const signal = this.#stop.signal;
     let failures = 0;
     while (!signal.aborted) {
       const beganUs = clock.nowUs();
-      let up = false;
-      const markUp = () => {
-        if (up) return;
-        up = true;
-        options.onUp(true);
-      };
-      const run = options.spawn((line) => {
+      const result = await this.#runOnce();
+      if (signal.aborted) return;
+      if (clock.nowUs() - beganUs >= maxDelayMs * 1000) failures = 0;
+      const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** failures);
+      failures = Math.min(failures + 1, 20);
+      this.options.onRestart(result, delayMs);
+      await sleep(clock, delayMs, signal);
+    }
+  }
+
+  /** Runs one events process to its end; never throws. */
+  async #runOnce(): Promise<RunResult> {
+    const options = this.options;
+    let up = false;
+    const markUp = () => {
+      if (up) return;
+      up = true;
+      options.onUp(true);
+    };
+    let run: OutputRun;
+    try {
+      run = options.spawn((line) => {
         if (line.includes('ENOBUFS')) options.onOverrun();
         else if (line.startsWith(listeningNotice)) markUp();
       });
-      this.#run = run;
-      if (signal.aborted) run.cancel();
-      try {
-        await options.consume(run.output, markUp);
-      } catch {
-        run.cancel(); // a bug downstream of the parser; the restart below reports the exit
-      }
-      const result = await run.done;
-      this.#run = undefined;
-      if (up) options.onUp(false);
-      if (signal.aborted) return;
-      if (clock.nowUs() - beganUs >= options.maxDelayMs * 1000) failures = 0;
-      const delayMs = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** failures);
-      failures = Math.min(failures + 1, 20);
-      options.onRestart(result, delayMs);
-      await sleep(clock, delayMs, signal);
+    } catch (error) {
+      return { ok: false, reason: 'failed', detail: error instanceof Error ? error.message : String(error) };
     }
+    this.#run = run;
+    if (this.#stop.signal.aborted) run.cancel();
+    try {
+      await options.consume(run.output, markUp);
+    } catch {
+      run.cancel(); // a bug past the parser; the exit is reported like any other
+    }
+    const result = await run.done;
+    this.#run = undefined;
+    if (up) options.onUp(false);
+    return result;
   }
 }

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  addressOf,
-  ctimeToUs,
-  decimal,
-  labelsFromHex,
-  labelsFromNames,
-  nanosecondsAt,
-  protocolNumber,
-} from './fields.js';
+import { ctimeToUs, decimal, labelsFromHex, labelsFromNames, nanosecondsAt, protocolNumber } from './fields.js';
 
 describe('decimal', () => {
   it.each([
@@ -34,23 +26,6 @@ describe('nanosecondsAt', () => {
   it('rejects what is not a number', () => {
     expect(nanosecondsAt('17956671439164422x0', 0, 19)).toBe(-1);
     expect(nanosecondsAt('', 0, 0)).toBe(-1);
-  });
-});
-
-describe('addressOf', () => {
-  it.each([
-    ['10.20.0.1', '10.20.0.1'],
-    ['0000:0000:0000:0000:0000:0000:0000:0001', '::1'], // procfs prints IPv6 expanded
-    ['FD20::0001', 'fd20::1'],
-    ['::ffff:10.0.0.1', '::ffff:10.0.0.1'],
-    ['010.1.1.1', '10.1.1.1'], // not printed by conntrack; canonicalIp() drops the zero
-    ['256.1.1.1', undefined],
-    ['1.2.3', undefined],
-    ['1.2.3.4.5', undefined],
-    ['fe80::1%eth0', undefined],
-    ['', undefined],
-  ])('%j is %j', (text, canonical) => {
-    expect(addressOf(text)).toBe(canonical);
   });
 });
 

@@ -1,4 +1,3 @@
-import { canonicalIp } from '../../pipeline/ip.js';
 import type { TimeUs } from '../../pipeline/records.js';
 
 /**
@@ -25,6 +24,13 @@ export function decimal(text: string): number {
   return decimalAt(text, 0, text.length);
 }
 
+/** A regular-expression capture as a decimal of at most `max`: 0 when absent, -1 when bad. */
+export function capturedDecimal(text: string | undefined, max: number): number {
+  if (text === undefined) return 0;
+  const value = decimalAt(text, 0, text.length);
+  return value <= max ? value : -1;
+}
+
 /**
  * Nanoseconds since the epoch in `text[start, end)` (conntrack's `ktimestamp`) as exact
  * microseconds, truncated; -1 when not a number. Nanoseconds exceed 2^53, so the last three
@@ -34,48 +40,6 @@ export function nanosecondsAt(text: string, start: number, end: number): TimeUs 
   if (end - start <= 3) return decimalAt(text, start, end) < 0 ? -1 : 0;
   if (decimalAt(text, end - 3, end) < 0) return -1;
   return decimalAt(text, start, end - 3);
-}
-
-const ipv6Cache = new Map<string, string | undefined>();
-const ipv6CacheLimit = 4096;
-
-/**
- * Canonical text of an address as conntrack or OVS printed it, or undefined. Dotted IPv4
- * without leading zeros is canonical already and is checked in place; IPv6 goes through
- * canonicalIp() (procfs prints it fully expanded) behind a small cache, since the same Pod
- * addresses recur throughout a dump.
- */
-export function addressOf(text: string): string | undefined {
-  if (isCanonicalIpv4(text)) return text;
-  if (!text.includes(':')) return canonicalIp(text);
-  let canonical = ipv6Cache.get(text);
-  if (canonical === undefined && !ipv6Cache.has(text)) {
-    canonical = canonicalIp(text);
-    if (ipv6Cache.size >= ipv6CacheLimit) ipv6Cache.clear();
-    ipv6Cache.set(text, canonical);
-  }
-  return canonical;
-}
-
-function isCanonicalIpv4(text: string): boolean {
-  let dots = 0;
-  let digits = 0;
-  let octet = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46 /* . */) {
-      if (digits === 0 || ++dots > 3) return false;
-      digits = 0;
-      octet = 0;
-      continue;
-    }
-    const digit = c - 48;
-    if (digit < 0 || digit > 9) return false;
-    if (digits > 0 && octet === 0) return false; // a leading zero
-    octet = octet * 10 + digit;
-    if (++digits > 3 || octet > 255) return false;
-  }
-  return dots === 3 && digits > 0;
 }
 
 /** IANA protocol numbers of the names conntrack-tools and OVS print. */

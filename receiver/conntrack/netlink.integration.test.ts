@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../pipeline/clock.js';
 import type { Component, Host } from '../../pipeline/component.js';
 import type { ConnDumpEnd, ConnSample, PipelineRecord } from '../../pipeline/records.js';
-import { ConntrackNamespace, eventually, systemClockSettings } from '../../test/support/conntrack-netns.js';
+import { ConntrackNamespace, eventually } from '../../test/support/conntrack-netns.js';
 import { describeWith } from '../../test/support/requirements.js';
-import { metricValue } from '../../test/support/settings.js';
+import { metricValue, testSettings } from '../../test/support/settings.js';
 import { conntrackConfigSchema, conntrackReceiverFactory } from './factory.js';
 
 const zonePort = 8081; // zone 7, mark 42 (see ConntrackNamespace)
@@ -47,8 +47,24 @@ describeWith(
       await ns?.destroy();
     });
 
+    /**
+     * The DESTROY sample of the connection from `clientPort`. Its TIME_WAIT lasts 1 s here; the
+     * kernel's garbage collector is lazy, but listing the table evicts expired entries at once.
+     */
+    function destroyOf(samples: () => ConnSample[], clientPort: number): Promise<ConnSample> {
+      const find = () => samples().find((s) => s.dying && s.original.srcPort === clientPort);
+      return eventually(
+        `the DESTROY of the connection from port ${clientPort}`,
+        async () => {
+          await ns.evictExpired();
+          return find();
+        },
+        { everyMs: 250 },
+      );
+    }
+
     function startReceiver(config: Record<string, unknown>) {
-      const { settings, telemetry, logger } = systemClockSettings('conntrack');
+      const { settings, telemetry, logger } = testSettings('conntrack', systemClock);
       const records: PipelineRecord[] = [];
       const receiver = conntrackReceiverFactory.create(
         settings,
@@ -124,11 +140,7 @@ describeWith(
       const dumpsBefore = t.ends().length;
 
       const clientPort = await ns.request(`http://127.0.0.1:${zonePort}/`);
-      await new Promise((resolve) => setTimeout(resolve, 1200)); // TIME_WAIT is 1 s here
-      await ns.evictExpired();
-      const end = await eventually('the DESTROY sample', () =>
-        t.samples().find((s) => s.dying && s.original.srcPort === clientPort),
-      );
+      const end = await destroyOf(t.samples, clientPort);
 
       expect(t.ends()).toHaveLength(dumpsBefore); // no dump ran in between
       expect(t.samples().filter((s) => s.original.srcPort === clientPort)).toHaveLength(1);
@@ -160,11 +172,7 @@ describeWith(
       expect(t.logger.lines.filter((l) => l.msg.startsWith('conntrack events process exited'))).toHaveLength(1);
 
       const clientPort = await ns.request(`http://127.0.0.1:${zonePort}/`);
-      await new Promise((resolve) => setTimeout(resolve, 1200));
-      await ns.evictExpired();
-      const end = await eventually('a DESTROY after the restart', () =>
-        t.samples().find((s) => s.dying && s.original.srcPort === clientPort),
-      );
+      const end = await destroyOf(t.samples, clientPort);
       expectWholeExchange(end);
     });
   },

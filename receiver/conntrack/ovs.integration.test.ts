@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { systemClock } from '../../pipeline/clock.js';
 import type { Component, Host } from '../../pipeline/component.js';
 import type { ConnDumpEnd, ConnSample, PipelineRecord } from '../../pipeline/records.js';
-import { eventually, systemClockSettings } from '../../test/support/conntrack-netns.js';
+import { eventually } from '../../test/support/conntrack-netns.js';
 import { PrivateOvs } from '../../test/support/conntrack-ovs.js';
 import { describeWith } from '../../test/support/requirements.js';
+import { testSettings } from '../../test/support/settings.js';
 import { conntrackConfigSchema, conntrackReceiverFactory } from './factory.js';
 
 const host: Host = {
@@ -47,7 +49,7 @@ describeWith(
       );
       const closedPort = await ovs.request(8080);
 
-      const { settings, logger } = systemClockSettings('conntrack');
+      const { settings, logger } = testSettings('conntrack', systemClock);
       const records: PipelineRecord[] = [];
       receiver = conntrackReceiverFactory.create(
         settings,

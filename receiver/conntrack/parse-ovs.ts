@@ -1,5 +1,6 @@
+import { canonicalIp } from '../../pipeline/ip.js';
 import type { ConnSample, Counters, TimeUs, Tuple } from '../../pipeline/records.js';
-import { addressOf, decimal, labelsFromHex, ovsTimeToUs, protocolNumber, tcp } from './fields.js';
+import { capturedDecimal, decimal, labelsFromHex, ovsTimeToUs, protocolNumber, tcp } from './fields.js';
 import { ignoredLine, invalidLine, type InvalidReason, type LineResult } from './line-result.js';
 
 /**
@@ -58,9 +59,9 @@ function sampleFromMatch(m: RegExpExecArray, timeUs: TimeUs): ConnSample | Inval
   const reply = tupleFromMatch(m, group.reply, proto);
   if (typeof original === 'string') return original;
   if (typeof reply === 'string') return reply;
-  const zone = boundedNumber(m[group.zone], 65535);
-  const mark = boundedNumber(m[group.mark], 0xffffffff);
-  const id = boundedNumber(m[group.id], 0xffffffff);
+  const zone = capturedDecimal(m[group.zone], 65535);
+  const mark = capturedDecimal(m[group.mark], 0xffffffff);
+  const id = capturedDecimal(m[group.id], 0xffffffff);
   if (zone < 0 || mark < 0 || id < 0) return 'bad_number';
   const labelsText = m[group.labels];
   const status = m[group.status] ?? '';
@@ -92,24 +93,17 @@ function sampleFromMatch(m: RegExpExecArray, timeUs: TimeUs): ConnSample | Inval
 }
 
 function tupleFromMatch(m: RegExpExecArray, at: number, proto: number): TupleScan | InvalidReason {
-  const srcIp = addressOf(m[at] ?? '');
-  const dstIp = addressOf(m[at + 1] ?? '');
+  const srcIp = canonicalIp(m[at] ?? '');
+  const dstIp = canonicalIp(m[at + 1] ?? '');
   if (srcIp === undefined || dstIp === undefined) return 'bad_address';
-  const srcPort = boundedNumber(m[at + 2], 65535);
-  const dstPort = boundedNumber(m[at + 3], 65535);
+  const srcPort = capturedDecimal(m[at + 2], 65535);
+  const dstPort = capturedDecimal(m[at + 3], 65535);
   const packetsText = m[at + 4];
-  const packets = packetsText === undefined ? undefined : boundedNumber(packetsText, Number.MAX_SAFE_INTEGER);
+  const packets = packetsText === undefined ? undefined : capturedDecimal(packetsText, Number.MAX_SAFE_INTEGER);
   const bytesText = m[at + 5];
-  const bytes = bytesText === undefined ? undefined : boundedNumber(bytesText, Number.MAX_SAFE_INTEGER);
+  const bytes = bytesText === undefined ? undefined : capturedDecimal(bytesText, Number.MAX_SAFE_INTEGER);
   if (srcPort < 0 || dstPort < 0 || (packets ?? 0) < 0 || (bytes ?? 0) < 0) return 'bad_number';
   return { tuple: { proto, srcIp, srcPort, dstIp, dstPort }, packets, bytes };
-}
-
-/** A decimal of at most `max`; 0 when absent, -1 when out of range. */
-function boundedNumber(text: string | undefined, max: number): number {
-  if (text === undefined) return 0;
-  const value = text.length > 16 ? -1 : Number(text);
-  return value <= max ? value : -1;
 }
 
 function countersOf(original: TupleScan, reply: TupleScan): Counters | undefined {
@@ -228,8 +222,8 @@ function parseTuple(text: string, proto: number): TupleScan | InvalidReason {
   const srcText = values.get('src');
   const dstText = values.get('dst');
   if (srcText === undefined || dstText === undefined) return 'bad_tuple';
-  const srcIp = addressOf(srcText);
-  const dstIp = addressOf(dstText);
+  const srcIp = canonicalIp(srcText);
+  const dstIp = canonicalIp(dstText);
   if (srcIp === undefined || dstIp === undefined) return 'bad_address';
   const port = (key: string) => {
     const value = values.get(key);

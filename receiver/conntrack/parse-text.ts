@@ -1,5 +1,6 @@
+import { canonicalIp } from '../../pipeline/ip.js';
 import type { ConnSample, Counters, TimeUs, Tuple } from '../../pipeline/records.js';
-import { addressOf, ctimeToUs, decimalAt, icmp, icmpv6, labelsFromNames, tcp } from './fields.js';
+import { capturedDecimal, ctimeToUs, decimalAt, icmp, icmpv6, labelsFromNames, tcp } from './fields.js';
 import { ignoredLine, invalidLine, type ConntrackEvent, type InvalidReason, type LineResult } from './line-result.js';
 
 /**
@@ -55,15 +56,15 @@ const group = {
 
 /** The sample of a matched line; undefined leaves the line to the token scan. */
 function sampleFromMatch(m: RegExpExecArray, timeUs: TimeUs): ConnSample | InvalidReason | undefined {
-  const proto = boundedNumber(m[group.proto], 255);
+  const proto = capturedDecimal(m[group.proto], 255);
   // A protocol number out of range, or ICMP-style tuples (type, code, id) under another
   // protocol: not what conntrack prints; the token scan says what is wrong.
   if (proto < 0 || (m[group.original + 2] === undefined && proto !== icmp && proto !== icmpv6)) return undefined;
-  const zone = boundedNumber(m[group.zone], 65535);
-  const mark = boundedNumber(m[group.mark], 0xffffffff);
-  const delta = boundedNumber(m[group.delta], Number.MAX_SAFE_INTEGER);
+  const zone = capturedDecimal(m[group.zone], 65535);
+  const mark = capturedDecimal(m[group.mark], 0xffffffff);
+  const delta = capturedDecimal(m[group.delta], Number.MAX_SAFE_INTEGER);
   const idText = m[group.id];
-  const id = idText === undefined ? undefined : boundedNumber(idText, 0xffffffff);
+  const id = idText === undefined ? undefined : capturedDecimal(idText, 0xffffffff);
   if (zone < 0 || mark < 0 || delta < 0 || (id ?? 0) < 0) return 'bad_number';
   const original = tupleFromMatch(m, group.original, proto);
   const reply = tupleFromMatch(m, group.reply, proto);
@@ -102,22 +103,15 @@ function tupleFromMatch(
   at: number,
   proto: number,
 ): { tuple: Tuple; packets: number; bytes: number } | InvalidReason {
-  const srcIp = addressOf(m[at] ?? '');
-  const dstIp = addressOf(m[at + 1] ?? '');
+  const srcIp = canonicalIp(m[at] ?? '');
+  const dstIp = canonicalIp(m[at + 1] ?? '');
   if (srcIp === undefined || dstIp === undefined) return 'bad_address';
-  const srcPort = boundedNumber(m[at + 2], 65535);
-  const dstPort = boundedNumber(m[at + 3], 65535);
-  const packets = m[at + 4] === undefined ? -1 : boundedNumber(m[at + 4], Number.MAX_SAFE_INTEGER);
-  const bytes = m[at + 5] === undefined ? -1 : boundedNumber(m[at + 5], Number.MAX_SAFE_INTEGER);
+  const srcPort = capturedDecimal(m[at + 2], 65535);
+  const dstPort = capturedDecimal(m[at + 3], 65535);
+  const packets = m[at + 4] === undefined ? -1 : capturedDecimal(m[at + 4], Number.MAX_SAFE_INTEGER);
+  const bytes = m[at + 5] === undefined ? -1 : capturedDecimal(m[at + 5], Number.MAX_SAFE_INTEGER);
   if (srcPort < 0 || dstPort < 0 || (m[at + 4] !== undefined && (packets < 0 || bytes < 0))) return 'bad_number';
   return { tuple: { proto, srcIp, srcPort, dstIp, dstPort }, packets, bytes };
-}
-
-/** A decimal of at most `max`; 0 when absent, -1 when out of range. */
-function boundedNumber(text: string | undefined, max: number): number {
-  if (text === undefined) return 0;
-  const value = text.length > 16 ? -1 : Number(text);
-  return value <= max ? value : -1;
 }
 
 /** The general path: event prefixes, bracketed times, labels, any field order. */
@@ -355,7 +349,7 @@ class TextScan {
 }
 
 function setAddress(tuple: TupleScan, which: 'src' | 'dst', text: string): LineResult | undefined {
-  const address = addressOf(text);
+  const address = canonicalIp(text);
   if (address === undefined) return invalidLine('bad_address');
   tuple[which] = address;
   return undefined;

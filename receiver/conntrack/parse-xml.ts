@@ -1,5 +1,6 @@
+import { canonicalIp } from '../../pipeline/ip.js';
 import type { ConnSample, Counters, TimeUs, Tuple } from '../../pipeline/records.js';
-import { addressOf, decimalAt, labelsFromNames, nanosecondsAt, tcp } from './fields.js';
+import { capturedDecimal, decimalAt, labelsFromNames, nanosecondsAt, tcp } from './fields.js';
 import { ignoredLine, invalidLine, type ConntrackEvent, type InvalidReason, type LineResult } from './line-result.js';
 
 /**
@@ -87,22 +88,16 @@ const bytes = 6;
 
 const eventNames: Readonly<Record<string, ConntrackEvent>> = { new: 'new', update: 'update', destroy: 'destroy' };
 
-function numberOf(text: string | undefined, max: number): number {
-  if (text === undefined) return 0;
-  const value = text.length > 16 ? -1 : Number(text);
-  return value <= max ? value : -1;
-}
-
 function sampleFromMatch(m: RegExpExecArray, timeUs: TimeUs): ConnSample | InvalidReason {
-  const protocol = numberOf(m[group.original + proto], 255);
+  const protocol = capturedDecimal(m[group.original + proto], 255);
   const original = tupleFromMatch(m, group.original, protocol);
-  const reply = tupleFromMatch(m, group.reply, protocol);
   if (typeof original === 'string') return original;
+  const reply = tupleFromMatch(m, group.reply, protocol, original);
   if (typeof reply === 'string') return reply;
-  const zone = numberOf(m[group.zone], 65535);
-  const mark = numberOf(m[group.mark], 0xffffffff);
+  const zone = capturedDecimal(m[group.zone], 65535);
+  const mark = capturedDecimal(m[group.mark], 0xffffffff);
   const idText = m[group.id];
-  const id = idText === undefined ? undefined : numberOf(idText, 0xffffffff);
+  const id = idText === undefined ? undefined : capturedDecimal(idText, 0xffffffff);
   const startText = m[group.start];
   const stopText = m[group.stop];
   const startUs = startText === undefined ? undefined : nanosecondsAt(startText, 0, startText.length);
@@ -115,10 +110,10 @@ function sampleFromMatch(m: RegExpExecArray, timeUs: TimeUs): ConnSample | Inval
   const replyPackets = m[group.reply + packets];
   if (originalPackets !== undefined || replyPackets !== undefined) {
     counters = {
-      packets: numberOf(originalPackets, Number.MAX_SAFE_INTEGER),
-      bytes: numberOf(m[group.original + bytes], Number.MAX_SAFE_INTEGER),
-      reversePackets: numberOf(replyPackets, Number.MAX_SAFE_INTEGER),
-      reverseBytes: numberOf(m[group.reply + bytes], Number.MAX_SAFE_INTEGER),
+      packets: capturedDecimal(originalPackets, Number.MAX_SAFE_INTEGER),
+      bytes: capturedDecimal(m[group.original + bytes], Number.MAX_SAFE_INTEGER),
+      reversePackets: capturedDecimal(replyPackets, Number.MAX_SAFE_INTEGER),
+      reverseBytes: capturedDecimal(m[group.reply + bytes], Number.MAX_SAFE_INTEGER),
     };
     if (counters.packets < 0 || counters.bytes < 0 || counters.reversePackets < 0 || counters.reverseBytes < 0)
       return 'bad_number';
@@ -143,12 +138,15 @@ function sampleFromMatch(m: RegExpExecArray, timeUs: TimeUs): ConnSample | Inval
   };
 }
 
-function tupleFromMatch(m: RegExpExecArray, at: number, protocol: number): Tuple | InvalidReason {
-  const srcIp = addressOf(m[at + src] ?? '');
-  const dstIp = addressOf(m[at + dst] ?? '');
+function tupleFromMatch(m: RegExpExecArray, at: number, protocol: number, original?: Tuple): Tuple | InvalidReason {
+  const srcText = m[at + src] ?? '';
+  const dstText = m[at + dst] ?? '';
+  // Without NAT the reply mirrors the original: reuse its canonical addresses.
+  const srcIp = original && srcText === m[group.original + dst] ? original.dstIp : canonicalIp(srcText);
+  const dstIp = original && dstText === m[group.original + src] ? original.srcIp : canonicalIp(dstText);
   if (srcIp === undefined || dstIp === undefined) return 'bad_address';
-  const srcPort = numberOf(m[at + sport], 65535);
-  const dstPort = numberOf(m[at + dport], 65535);
+  const srcPort = capturedDecimal(m[at + sport], 65535);
+  const dstPort = capturedDecimal(m[at + dport], 65535);
   if (srcPort < 0 || dstPort < 0) return 'bad_number';
   return { proto: protocol, srcIp, srcPort, dstIp, dstPort };
 }
@@ -317,7 +315,7 @@ function scanTags(line: string, scan: FlowScan): InvalidReason | undefined {
       case 115 /* s */:
         if (direction) {
           if (line.startsWith('src>', name)) {
-            direction.src = addressOf(line.slice(name + 4, next));
+            direction.src = canonicalIp(line.slice(name + 4, next));
             if (direction.src === undefined) return 'bad_address';
           } else if (line.startsWith('sport>', name)) {
             direction.srcPort = decimalAt(line, name + 6, next);
@@ -338,7 +336,7 @@ function scanTags(line: string, scan: FlowScan): InvalidReason | undefined {
       case 100 /* d */:
         if (!direction) break;
         if (line.startsWith('dst>', name)) {
-          direction.dst = addressOf(line.slice(name + 4, next));
+          direction.dst = canonicalIp(line.slice(name + 4, next));
           if (direction.dst === undefined) return 'bad_address';
         } else if (line.startsWith('dport>', name)) {
           direction.dstPort = decimalAt(line, name + 6, next);

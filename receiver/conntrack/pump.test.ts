@@ -71,10 +71,10 @@ describe('pumpEntries', () => {
       },
     });
     const running = pumpEntries(counted(), o);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    while (emits === 0) await new Promise((resolve) => setImmediate(resolve));
     const pulledWhileBlocked = pulled;
-    expect(emits).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(emits).toBe(1);
     expect(pulled).toBe(pulledWhileBlocked);
     gate.resolve();
     await running;

@@ -8,6 +8,7 @@ import { FakeSource, type FakeRun } from '../../test/support/conntrack-fake-sour
 import { fixtureLine, fixtureLines } from '../../test/support/conntrack-fixtures.js';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { metricValue, testSettings } from '../../test/support/settings.js';
+import { until } from '../../test/support/until.js';
 import { conntrackConfigSchema } from './factory.js';
 import { ConntrackReceiver, type ReceiverOptions } from './receiver.js';
 
@@ -186,8 +187,7 @@ describe('ConntrackReceiver dumps', () => {
       return accept(batch);
     };
     await t.receiver.start(host);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(t.records.filter((r) => r.kind === 'conn')).toHaveLength(11);
+    await until(() => t.samples().length === 11, 'the dump and the three DESTROY events');
     expect(most).toBe(1);
   });
 

@@ -4,25 +4,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { systemClock } from '../../pipeline/clock.js';
-import type { Settings } from '../../pipeline/component.js';
-import { Telemetry } from '../../pipeline/telemetry.js';
-import { CaptureLogger } from './capture-logger.js';
 
 const execFileAsync = promisify(execFile);
-
-/** Settings on the real clock, for components that run real processes. */
-export function systemClockSettings(id: string) {
-  const telemetry = new Telemetry();
-  const logger = new CaptureLogger();
-  const settings: Settings = {
-    id,
-    logger,
-    clock: systemClock,
-    telemetry: telemetry.forComponent(id, logger, systemClock),
-  };
-  return { settings, telemetry, logger };
-}
 
 /** Runs a command (no shell) and returns its stdout; rejects with stderr on failure. */
 export async function run(
@@ -42,18 +25,18 @@ export async function run(
   });
 }
 
-/** Polls `check` every 25 ms until it returns a value other than undefined, or fails after `ms`. */
+/** Polls `check` every `everyMs` until it returns a value other than undefined; fails after `ms`. */
 export async function eventually<T>(
   what: string,
   check: () => T | undefined | Promise<T | undefined>,
-  ms = 10_000,
+  { ms = 10_000, everyMs = 25 } = {},
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
 

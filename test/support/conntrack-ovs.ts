@@ -162,7 +162,7 @@ export class PrivateOvs {
       return; // already gone
     }
     // Daemons are re-parented to PID 1, which reaps zombies late: wait until not running.
-    await eventually(`${name} to stop`, async () => ((await isRunning(pid)) ? undefined : true), 5000);
+    await eventually(`${name} to stop`, async () => ((await isRunning(pid)) ? undefined : true), { ms: 5000 });
   }
 
   async #spawnReady(ns: string, script: string): Promise<string> {
