@@ -59,7 +59,8 @@ function sampleFromMatch(m: RegExpExecArray, timeUs: TimeUs): ConnSample | Inval
   const proto = capturedDecimal(m[group.proto], 255);
   // A protocol number out of range, or ICMP-style tuples (type, code, id) under another
   // protocol: not what conntrack prints; the token scan says what is wrong.
-  if (proto < 0 || (m[group.original + 2] === undefined && proto !== icmp && proto !== icmpv6)) return undefined;
+  const hasPorts = m[group.original + 2] !== undefined; // the original sport
+  if (proto < 0 || (!hasPorts && proto !== icmp && proto !== icmpv6)) return undefined;
   const zone = capturedDecimal(m[group.zone], 65535);
   const mark = capturedDecimal(m[group.mark], 0xffffffff);
   const delta = capturedDecimal(m[group.delta], Number.MAX_SAFE_INTEGER);
