@@ -1,5 +1,6 @@
 import { debugExporterFactory } from '../exporter/debug/index.js';
 import { flowJoinProcessorFactory } from '../processor/flow_join/index.js';
+import { conntrackReceiverFactory } from '../receiver/conntrack/index.js';
 import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
 import { otlpExporterFactory } from '../exporter/otlp/index.js';
 import type { Factory } from '../pipeline/component.js';
@@ -8,6 +9,7 @@ import { factoryRegistry } from './load.js';
 /** Every component type the agent can run. Adding a component means adding it here. */
 export const allFactories: readonly Factory[] = [
   suricataEveReceiverFactory,
+  conntrackReceiverFactory,
   flowJoinProcessorFactory,
   debugExporterFactory,
   otlpExporterFactory,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { allFactories } from '../config/components.js';
 import { debugExporterFactory } from '../exporter/debug/index.js';
 import { flowJoinProcessorFactory } from '../processor/flow_join/index.js';
+import { conntrackReceiverFactory } from '../receiver/conntrack/index.js';
 import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
 import { otlpExporterFactory } from '../exporter/otlp/index.js';
 import { httpEvent } from './support/components.js';
@@ -25,6 +26,8 @@ const cases: LifecycleCase[] = [
     config: () => ({ endpoint: '127.0.0.1:1', tls: { insecure: true }, retry_on_failure: { enabled: false } }),
     sample: [flow([httpTx()], { dstPod: serverPod('ingress') })],
   },
+  // procfs from an empty file: no root, no conntrack-tools, and the real dump loop runs.
+  { factory: conntrackReceiverFactory, config: () => ({ source: 'procfs', procfs_path: '/dev/null' }) },
 ];
 
 describe('lifecycle conformance', () => {

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { conntrackBench } from './conntrack.bench.js';
 import { eveBench } from './eve.bench.js';
 import { flowJoinBench } from './flow-join.bench.js';
 import { otlpBench } from './otlp.bench.js';
@@ -10,7 +11,7 @@ export interface Bench {
   run(): Promise<void> | void;
 }
 
-const benches: readonly Bench[] = [pipelineBench, eveBench, flowJoinBench, otlpBench];
+const benches: readonly Bench[] = [pipelineBench, eveBench, flowJoinBench, otlpBench, conntrackBench];
 
 const only = process.argv.slice(2);
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';

@@ -1,0 +1,2 @@
+export { conntrackReceiverFactory } from './factory.js';
+export type { ConntrackConfig } from './factory.js';
