@@ -1,13 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { allFactories } from '../config/components.js';
+import { packageRoot } from '../config/paths.js';
 import { debugExporterFactory } from '../exporter/debug/index.js';
+import { k8sL7ProcessorFactory } from '../processor/k8s_l7/index.js';
 import { httpEvent } from './support/components.js';
 import { describeLifecycle, type LifecycleCase } from './support/lifecycle.js';
 
 /** One entry per registered factory: how to run it on a test machine. */
 const cases: LifecycleCase[] = [
   { factory: debugExporterFactory, config: (dir) => ({ path: join(dir, 'out.jsonl') }), sample: [httpEvent(0)] },
+  {
+    factory: k8sL7ProcessorFactory,
+    config: () => ({
+      pods: 'file',
+      pods_file: join(packageRoot, 'test', 'fixtures', 'k8s_l7', 'pods.yaml'),
+      mirror: { mode: 'none' },
+    }),
+    sample: [httpEvent(0)],
+  },
 ];
 
 describe('lifecycle conformance', () => {
