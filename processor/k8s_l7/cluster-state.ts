@@ -156,9 +156,9 @@ export class ClusterState {
     return this.#index.lookup(ip, timeUs);
   }
 
-  /** Forgets deleted Pods whose grace period has passed. */
-  sweep(nowUs: TimeUs): void {
-    this.#index.sweep(nowUs);
+  /** Forgets deleted Pods whose grace period has passed; true when it forgot any. */
+  sweep(nowUs: TimeUs): boolean {
+    return this.#index.sweep(nowUs) > 0;
   }
 
   /** Opted-in Pods whose port should be mirrored: not host-network, not terminated. */

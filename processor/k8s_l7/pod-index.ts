@@ -90,13 +90,15 @@ export class PodIndex {
     return best?.holder.ref;
   }
 
-  /** Evicts claims that ended at least the grace period before `nowUs`. */
-  sweep(nowUs: TimeUs): void {
+  /** Evicts claims that ended at least the grace period before `nowUs`; returns how many. */
+  sweep(nowUs: TimeUs): number {
     const horizon = nowUs - this.options.graceUs;
+    let evicted = 0;
     for (;;) {
       const oldest = this.#ended[this.#endedHead];
-      if (oldest === undefined || oldest.untilUs > horizon) break;
+      if (oldest === undefined || oldest.untilUs > horizon) return evicted;
       this.#evictOldest();
+      evicted++;
     }
   }
 

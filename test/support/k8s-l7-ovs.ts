@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,20 @@ import { join } from 'node:path';
  */
 
 export const ovsCommands = ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-ofctl', 'ip', 'ethtool'];
+
+/** Why a private OVS cannot run here (outside vitest, e.g. in benchmarks), or undefined. */
+export function missingForOvs(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root';
+  const missing = ovsCommands.filter((command) => {
+    try {
+      execFileSync('sh', ['-c', 'command -v "$0"', command], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return missing.length > 0 ? `needs ${missing.join(', ')}` : undefined;
+}
 
 export function run(file: string, args: readonly string[], env?: NodeJS.ProcessEnv, timeoutMs = 10_000) {
   return new Promise<string>((resolve, reject) => {

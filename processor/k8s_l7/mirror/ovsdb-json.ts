@@ -142,7 +142,10 @@ export function isUuid(text: string): boolean {
 }
 
 function uuid(row: Row, column: string): string {
-  const value = row[column];
+  return uuidAtom(row[column], column);
+}
+
+function uuidAtom(value: unknown, column: string): string {
   if (Array.isArray(value) && value[0] === 'uuid' && typeof value[1] === 'string' && isUuid(value[1])) return value[1];
   throw new OvsOutputError(`column ${column} is not a uuid`);
 }
@@ -155,7 +158,7 @@ function elements(row: Row, column: string): unknown[] {
 }
 
 function uuidSet(row: Row, column: string): string[] {
-  return elements(row, column).map((element) => uuid({ [column]: element }, column));
+  return elements(row, column).map((element) => uuidAtom(element, column));
 }
 
 function string(row: Row, column: string): string {
