@@ -4,21 +4,19 @@ import { duration, show } from '../../config/schema.js';
 import type { ProcessorFactory } from '../../pipeline/component.js';
 import { K8sL7Processor } from './processor.js';
 
+/** A string matching `pattern`, refused with `what` (config/schema.ts words regex failures generically). */
+const matching = (pattern: RegExp, what: string) =>
+  z.string().refine((text) => pattern.test(text), { error: (issue) => `must be ${what} (got ${show(issue.input)})` });
+
 /** OVS names that reach an ovs-vsctl/ovs-ofctl argument: no quotes, spaces or leading dash. */
 const ovsName = (what: string) =>
-  z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.:-]{0,254}$/, {
-    error: (issue) => `must be a ${what} name of letters, digits, '_', '.', ':' or '-' (got ${show(issue.input)})`,
-  });
+  matching(/^[A-Za-z0-9_.][A-Za-z0-9_.:-]{0,254}$/, `a ${what} name of letters, digits, '_', '.', ':' or '-'`);
 
 /** Qualified names as Kubernetes accepts them for annotation and label keys. */
-const qualifiedName = z
-  .string()
-  .regex(
-    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
-    {
-      error: (issue) => `must be a Kubernetes annotation key such as example.com/name (got ${show(issue.input)})`,
-    },
-  );
+const qualifiedName = matching(
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+  'a Kubernetes annotation key such as example.com/name',
+);
 
 const commandPath = (tool: string) =>
   z
@@ -43,10 +41,7 @@ export const mirrorConfigSchema = z
     mirror_name: ovsName('mirror')
       .default('l7flow')
       .describe('Name of the Mirror row (ovsdb_mirror); also the value of its external_ids:l7flow-mirror.'),
-    cookie: z
-      .string()
-      .regex(/^0x[0-9a-fA-F]{1,16}$/, { error: (i) => `must be 0x followed by 1-16 hex digits (got ${show(i.input)})` })
-      .refine((c) => BigInt(c) !== 0n, { error: 'must not be 0x0 (the cookie of flows nobody owns)' })
+    cookie: matching(/^0x(?!0+$)[0-9a-fA-F]{1,16}$/, '0x and 1-16 hex digits, not 0 (the cookie of flows nobody owns)')
       .default('0x6c37666c6f77')
       .describe('Cookie of the flows l7flow installs (openflow): the only flows it ever changes or removes.'),
     priority: z.number().int().min(1).max(65535).default(200).describe('Priority of those flows.'),
@@ -80,11 +75,7 @@ export const mirrorConfigSchema = z
   .describe("The OVS mirror reconciler: copies the opted-in Pods' traffic to the target port.");
 
 export const k8sL7ConfigSchema = z.strictObject({
-  node_name: z
-    .string()
-    .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$/, {
-      error: (issue) => `must be a Kubernetes node name (got ${show(issue.input)})`,
-    })
+  node_name: matching(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$/, 'a Kubernetes node name')
     .default('')
     .describe('This node (the example configs pass ${env:NODE_NAME}); only its Pods are watched. "" watches all Pods.'),
   annotation: qualifiedName

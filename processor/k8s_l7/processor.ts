@@ -8,7 +8,7 @@ import { l7Wanted } from './annotations.js';
 import { ClusterState, type InvalidAnnotation } from './cluster-state.js';
 import type { K8sL7Config } from './factory.js';
 import { invalidAnnotationMessage } from './kube/events.js';
-import { KubeSource, type KubeSourceOptions } from './kube/kube-source.js';
+import { KubeSource } from './kube/kube-source.js';
 import { ExecOvsClient, type OvsClient } from './mirror/ovs-client.js';
 import type { MirrorSettings } from './mirror/plan.js';
 import { MirrorReconciler } from './mirror/reconciler.js';
@@ -19,8 +19,6 @@ import { PodsFileSource } from './pods-file/source.js';
 export interface K8sL7Dependencies {
   readonly source?: (state: ClusterState) => PodSource;
   readonly ovsClient?: OvsClient;
-  readonly kubeBackoff?: KubeSourceOptions['backoff'];
-  readonly mirrorRetryMs?: number;
 }
 
 /**
@@ -81,7 +79,7 @@ export class K8sL7Processor implements ConsumingComponent {
       },
       onRefused: () => refused.inc(),
     });
-    this.#source = dependencies.source?.(this.#state) ?? this.#createSource(dependencies);
+    this.#source = dependencies.source?.(this.#state) ?? this.#createSource();
     const { mirror } = config;
     const mode = mirror.mode;
     if (mode !== 'none') {
@@ -111,7 +109,6 @@ export class K8sL7Processor implements ConsumingComponent {
         resyncMs: mirror.resync_period,
         cleanupOnExit: mirror.cleanup_on_exit,
         candidates: () => this.#state.mirrorCandidates(),
-        ...(dependencies.mirrorRetryMs === undefined ? {} : { retryMs: dependencies.mirrorRetryMs }),
       });
     }
   }
@@ -210,7 +207,7 @@ export class K8sL7Processor implements ConsumingComponent {
     this.#source.report(report);
   }
 
-  #createSource(dependencies: K8sL7Dependencies): PodSource {
+  #createSource(): PodSource {
     if (this.config.pods === 'file') {
       return new PodsFileSource(this.settings, this.config.pods_file, this.config.annotation, this.#state);
     }
@@ -222,7 +219,6 @@ export class K8sL7Processor implements ConsumingComponent {
         workloadLabel: this.config.workload_label,
         kubeconfig: this.config.kubeconfig,
         postEvents: this.config.post_events,
-        ...(dependencies.kubeBackoff === undefined ? {} : { backoff: dependencies.kubeBackoff }),
       },
       this.#state,
     );
