@@ -1,10 +1,16 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { factories } from '../config/components.js';
-import { readConfig, type AgentConfig } from '../config/load.js';
+import { readConfig, type AgentConfig, type LoadOptions } from '../config/load.js';
 import { defaultConfigPath, packageVersion } from '../config/paths.js';
+import { replayTransform } from '../config/replay.js';
 import { createLogger } from '../pipeline/logger.js';
 import { Service } from '../pipeline/service.js';
+import {
+  suricataEveReceiverFactory,
+  suricataOutputYaml,
+  type SuricataEveConfig,
+} from '../receiver/suricata_eve/index.js';
 
 /** Exit codes: 0 clean, 1 the agent failed or stopped uncleanly, 2 bad usage or configuration. */
 const exitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -13,7 +19,13 @@ const usage = `l7flow ${packageVersion}: Suricata L7 transactions joined onto fl
 
 Usage:
   l7flow run [--config FILE]       run the agent (the embedded default config when no FILE)
+  l7flow replay [--config FILE] EVE_FILE...
+                                   process Suricata EVE files from the beginning through the
+                                   configured pipeline, then exit (no live receivers, no /metrics)
   l7flow validate [--config FILE]  check a config and print every problem (exit 2 when invalid)
+  l7flow suricata-config [--config FILE] [--headers]
+                                   print the Suricata eve-log output that feeds the config's
+                                   suricata_eve socket (--headers: log all HTTP headers)
   l7flow version                   print the version
   l7flow help                      this text
 
@@ -25,9 +37,19 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'run':
-      return run(configOption(rest));
+      return run(parseOptions(rest, false).config);
+    case 'replay': {
+      const { config, files } = parseOptions(rest, true);
+      if (files.length === 0) {
+        process.stderr.write('l7flow replay: give at least one EVE file\n');
+        return exitCode.usage;
+      }
+      return run(config, { transform: replayTransform(files) });
+    }
     case 'validate':
-      return validate(configOption(rest));
+      return validate(parseOptions(rest, false).config);
+    case 'suricata-config':
+      return suricataConfig(rest);
     case 'version':
     case '--version':
       process.stdout.write(`${packageVersion}\n`);
@@ -44,13 +66,18 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-function configOption(args: readonly string[]): string {
-  const { values } = parseArgs({ args: [...args], options: { config: { type: 'string', short: 'c' } }, strict: true });
-  return values.config ?? defaultConfigPath;
+function parseOptions(args: readonly string[], allowFiles: boolean): { config: string; files: string[] } {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    options: { config: { type: 'string', short: 'c' } },
+    allowPositionals: allowFiles,
+    strict: true,
+  });
+  return { config: values.config ?? defaultConfigPath, files: positionals };
 }
 
-async function load(path: string): Promise<AgentConfig | undefined> {
-  const result = await readConfig(path, { factories });
+async function load(path: string, options: Pick<LoadOptions, 'transform'> = {}): Promise<AgentConfig | undefined> {
+  const result = await readConfig(path, { factories, ...options });
   if (result.ok) return result.config;
   const count = result.problems.length;
   process.stderr.write(
@@ -62,16 +89,45 @@ async function load(path: string): Promise<AgentConfig | undefined> {
 async function validate(path: string): Promise<number> {
   const config = await load(path);
   if (!config) return exitCode.usage;
-  const count = (m: ReadonlyMap<string, unknown>) => m.size;
+  const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
   process.stdout.write(
-    `${path}: valid (${Object.keys(config.service.pipelines).length} pipelines; ` +
-      `${count(config.receivers)} receivers, ${count(config.processors)} processors, ${count(config.exporters)} exporters)\n`,
+    `${path}: valid (${counted(Object.keys(config.service.pipelines).length, 'pipeline')}; ` +
+      `${counted(config.receivers.size, 'receiver')}, ${counted(config.processors.size, 'processor')}, ` +
+      `${counted(config.exporters.size, 'exporter')})\n`,
   );
   return exitCode.ok;
 }
 
-async function run(path: string): Promise<number> {
+/** Runs until a signal, a fatal component failure, or (replay) the end of finite input. */
+async function suricataConfig(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { config: { type: 'string', short: 'c' }, headers: { type: 'boolean' } },
+    strict: true,
+  });
+  const path = values.config ?? defaultConfigPath;
   const config = await load(path);
+  if (!config) return exitCode.usage;
+  const socketReceivers = [...config.receivers.values()]
+    .filter((r) => r.factory === suricataEveReceiverFactory)
+    .map((r) => r.config as SuricataEveConfig)
+    .filter((c) => c.source === 'socket');
+  const receiver = socketReceivers[0];
+  if (!receiver) {
+    process.stderr.write(`${path}: no suricata_eve receiver with source: socket\n`);
+    return exitCode.usage;
+  }
+  const options = {
+    socketPath: receiver.socket.path,
+    eventTypes: receiver.event_types,
+    allHeaders: values.headers ?? false,
+  };
+  process.stdout.write(suricataOutputYaml(options));
+  return exitCode.ok;
+}
+
+async function run(path: string, options: Pick<LoadOptions, 'transform'> = {}): Promise<number> {
+  const config = await load(path, options);
   if (!config) return exitCode.usage;
   const logger = createLogger(config.service.telemetry.logs.level);
   logger.info({ config: path, version: packageVersion }, 'l7flow starting');

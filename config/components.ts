@@ -1,9 +1,16 @@
 import { debugExporterFactory } from '../exporter/debug/index.js';
+import { flowJoinProcessorFactory } from '../processor/flow_join/index.js';
+import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
 import type { Factory } from '../pipeline/component.js';
 import { k8sL7ProcessorFactory } from '../processor/k8s_l7/index.js';
 import { factoryRegistry } from './load.js';
 
 /** Every component type the agent can run. Adding a component means adding it here. */
-export const allFactories: readonly Factory[] = [debugExporterFactory, k8sL7ProcessorFactory];
+export const allFactories: readonly Factory[] = [
+  suricataEveReceiverFactory,
+  k8sL7ProcessorFactory,
+  flowJoinProcessorFactory,
+  debugExporterFactory,
+];
 
 export const factories = factoryRegistry(allFactories);

@@ -134,7 +134,9 @@ describe('config problems, each with its path', () => {
     {
       name: 'an unknown component type',
       yaml: minimal.replace('test_source: }', 'test_source: , kafka: }'),
-      problems: ['receivers.kafka: unknown receiver type "kafka" (known: test_source, test_conn_source)'],
+      problems: [
+        `receivers.kafka: unknown receiver type "kafka" (known: ${[...factories.receiver.keys()].join(', ')})`,
+      ],
     },
     {
       name: 'an invalid component id',
@@ -234,14 +236,13 @@ service:
   pipelines:
     flows: { receivers: [test_source], exporters: [debug, otlp] }
 `);
-    // The undefined exporter "otlp" is not reported: pipelines are checked only once the
-    // service section itself is valid.
-    expect(problems).toHaveLength(4);
+    expect(problems).toHaveLength(5);
     expect(problems.map((p) => p.split(':')[0])).toEqual([
       'receivers.kafka',
       'exporters.debug.sending_queue.queue_size',
       'exporters.debug.pth',
       'service.shutdown_timeout',
+      'service.pipelines.flows.exporters[1]',
     ]);
   });
 });

@@ -58,6 +58,8 @@ export interface LoadOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Names the text in YAML syntax errors (a file path). */
   readonly source?: string;
+  /** Rewrites the document after env expansion and before validation (l7flow replay). */
+  readonly transform?: (document: unknown) => unknown;
 }
 
 const sectionMap = z.record(z.string(), z.unknown()).nullable().default({});
@@ -98,7 +100,8 @@ export function parseConfig(text: string, options: LoadOptions): LoadResult {
   if (problems.length > 0) return { ok: false, problems };
 
   const expanded = expandEnv(document.toJS() ?? {}, options.env ?? process.env, problems);
-  const top = topSchema.safeParse(expanded, { reportInput: true });
+  const rewritten = options.transform ? options.transform(expanded) : expanded;
+  const top = topSchema.safeParse(rewritten, { reportInput: true });
   if (!top.success) {
     problems.push(...formatIssues(top.error.issues, [], topSchema));
     return { ok: false, problems };
@@ -119,18 +122,19 @@ export function parseConfig(text: string, options: LoadOptions): LoadResult {
   }
 
   const service = serviceSchema.safeParse(top.data.service, { reportInput: true });
-  if (!service.success) {
-    problems.push(...formatIssues(service.error.issues, ['service'], serviceSchema));
-    return { ok: false, problems };
-  }
-  const config: AgentConfig = { receivers, processors, exporters, service: service.data };
+  if (!service.success) problems.push(...formatIssues(service.error.issues, ['service'], serviceSchema));
+  // Pipelines are checked even when another service key is wrong, so that one run reports all.
+  const pipelines = service.success
+    ? service.data.pipelines
+    : serviceSchema.shape.pipelines.safeParse((top.data.service as { pipelines?: unknown } | null)?.pipelines).data;
   const defined = {
     receivers: new Set(Object.keys(sections.receivers)),
     processors: new Set(Object.keys(sections.processors)),
     exporters: new Set(Object.keys(sections.exporters)),
   };
-  checkPipelines(config, defined, factories, problems);
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, config };
+  if (pipelines) checkPipelines({ receivers, processors, exporters }, pipelines, defined, factories, problems);
+  if (!service.success || problems.length > 0) return { ok: false, problems };
+  return { ok: true, config: { receivers, processors, exporters, service: service.data } };
 }
 
 function parseSections<F extends Factory>(
@@ -184,14 +188,15 @@ const familyNames: Readonly<Record<RecordFamily, string>> = {
  * consumes every record family its pipeline delivers to it.
  */
 function checkPipelines(
-  config: AgentConfig,
+  config: Pick<AgentConfig, 'receivers' | 'processors' | 'exporters'>,
+  pipelineMap: ServiceConfig['pipelines'],
   defined: Readonly<Record<'receivers' | 'processors' | 'exporters', ReadonlySet<string>>>,
   factories: FactoryRegistry,
   problems: string[],
 ): void {
   const used = { receivers: new Set<string>(), processors: new Set<string>(), exporters: new Set<string>() };
   const processorOwner = new Map<string, string>();
-  const pipelines = Object.entries(config.service.pipelines);
+  const pipelines = Object.entries(pipelineMap);
   if (pipelines.length === 0) problems.push('service.pipelines: at least one pipeline is required');
 
   for (const [name, pipeline] of pipelines) {
@@ -237,7 +242,7 @@ function checkPipelines(
 function checkFamilies(
   at: string,
   pipeline: PipelineConfig,
-  config: AgentConfig,
+  config: Pick<AgentConfig, 'receivers' | 'processors' | 'exporters'>,
   factories: FactoryRegistry,
   problems: string[],
 ): void {

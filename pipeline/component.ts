@@ -27,6 +27,12 @@ export interface Component {
   isReady?(): boolean;
   /** What the start-up log line should say about it (listen address, file path, mode). */
   details?(): Readonly<Record<string, unknown>>;
+  /**
+   * Finite receivers (a file replayed to its end) return a promise that resolves once all their
+   * input has been handed on; others return undefined. `l7flow replay` stops the agent when
+   * every finite receiver has completed.
+   */
+  completed?(): Promise<void> | undefined;
 }
 
 /** A component that accepts records: every processor and exporter. consume() after
@@ -46,6 +52,11 @@ export interface Settings {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly telemetry: ComponentTelemetry;
+  /**
+   * The record families that reach this component in its pipeline (processors and exporters).
+   * A join can tell from it that no connection will ever come. Absent: unknown, assume all.
+   */
+  readonly inputs?: ReadonlySet<RecordFamily>;
 }
 
 export type ComponentKind = 'receiver' | 'processor' | 'exporter';

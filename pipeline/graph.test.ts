@@ -3,6 +3,7 @@ import { parseConfig } from '../config/load.js';
 import { CaptureLogger } from '../test/support/capture-logger.js';
 import { createTestKit, httpEvent, type TestKit } from '../test/support/components.js';
 import { metricValue } from '../test/support/settings.js';
+import { until } from '../test/support/until.js';
 import { systemClock } from './clock.js';
 import { Graph } from './graph.js';
 import { Telemetry } from './telemetry.js';
@@ -39,14 +40,6 @@ service:
   pipelines:
     flows: { receivers: [test_source], processors: [test_join], exporters: [test_sink/a, test_sink/b] }
 `;
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('graph', () => {
   it('starts exporters, processors, receivers in that order and stops them in reverse', async () => {

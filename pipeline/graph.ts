@@ -3,7 +3,7 @@ import type { Clock } from './clock.js';
 import type { Component, ComponentKind, ConsumingComponent, Host, Settings } from './component.js';
 import { countingConsumer, fanout, type Consumer } from './consumer.js';
 import type { Logger } from './logger.js';
-import type { PipelineRecord } from './records.js';
+import type { PipelineRecord, RecordFamily } from './records.js';
 import { SendingQueue } from './sending-queue.js';
 import type { ComponentTelemetry, Telemetry } from './telemetry.js';
 
@@ -66,11 +66,12 @@ export class Graph {
         pipeline.exporters.map((id) => exporterQueues.get(id) as SendingQueue),
       );
       const processors: Node[] = [];
+      const inputs = familiesReaching(config, pipeline.receivers, pipeline.processors);
       for (const id of [...pipeline.processors].reverse()) {
         const { factory, config: section } = config.processors.get(id) as NonNullable<
           ReturnType<typeof config.processors.get>
         >;
-        const settings = this.#settings(id);
+        const settings: Settings = { ...this.#settings(id), inputs: inputs.get(id) ?? new Set<RecordFamily>() };
         const component: ConsumingComponent = factory.create(
           settings,
           section,
@@ -154,6 +155,15 @@ export class Graph {
     return { clean: failures.length === 0, failures };
   }
 
+  /**
+   * Resolves once every finite receiver (Component.completed) has handed on all its input;
+   * undefined when no receiver is finite.
+   */
+  receiversCompleted(): Promise<void> | undefined {
+    const finite = this.#receivers.map((n) => n.component.completed?.()).filter((p) => p !== undefined);
+    return finite.length > 0 ? Promise.all(finite).then(() => undefined) : undefined;
+  }
+
   /** Ready when running and every component that reports readiness is ready. */
   readiness(): { ready: boolean; waiting: string[] } {
     if (this.#state !== 'running') return { ready: false, waiting: [`agent is ${this.#state}`] };
@@ -182,4 +192,24 @@ export class Graph {
       ...(sendingQueue ? { sendingQueue } : {}),
     };
   }
+}
+
+/** The record families entering each processor of a pipeline, from what its receivers produce. */
+function familiesReaching(
+  config: AgentConfig,
+  receivers: readonly string[],
+  processors: readonly string[],
+): Map<string, ReadonlySet<RecordFamily>> {
+  let flowing = new Set<RecordFamily>(receivers.flatMap((id) => config.receivers.get(id)?.factory.produces ?? []));
+  const reaching = new Map<string, ReadonlySet<RecordFamily>>();
+  for (const id of processors) {
+    reaching.set(id, flowing);
+    const factory = config.processors.get(id)?.factory;
+    if (!factory) continue;
+    const transformed = factory.consumes.some((f) => flowing.has(f));
+    const next = new Set([...flowing].filter((f) => !factory.consumes.includes(f)));
+    if (transformed) for (const f of factory.produces) next.add(f);
+    flowing = next;
+  }
+  return reaching;
 }

@@ -6,14 +6,44 @@
  * addresses as ::ffff:a.b.c.d).
  */
 
+/** Memo of IPv6 canonical forms: decoders see the same few addresses over and over. */
+const ipv6Memo = new Map<string, string | undefined>();
+const ipv6MemoLimit = 4096;
+
 /** Returns the canonical form, or undefined when `text` is not an IPv4 or IPv6 address. */
 export function canonicalIp(text: string): string | undefined {
-  if (text.includes(':')) {
-    const groups = parseIpv6Groups(text);
-    return groups === undefined ? undefined : formatIpv6(groups);
+  if (!text.includes(':')) return canonicalIpv4(text);
+  if (ipv6Memo.has(text)) return ipv6Memo.get(text);
+  const groups = parseIpv6Groups(text);
+  const canonical = groups === undefined ? undefined : formatIpv6(groups);
+  if (ipv6Memo.size >= ipv6MemoLimit) ipv6Memo.clear();
+  ipv6Memo.set(text, canonical);
+  return canonical;
+}
+
+/** One pass over the characters; returns `text` itself when it is already canonical. */
+function canonicalIpv4(text: string): string | undefined {
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  let canonical = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || octet > 255) return undefined;
+      dots++;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && octet === 0) canonical = false; // a leading zero
+      octet = octet * 10 + (c - 0x30);
+      if (++digits > 3) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  const octets = parseIpv4(text);
-  return octets === undefined ? undefined : octets.join('.');
+  if (dots !== 3 || digits === 0 || octet > 255) return undefined;
+  return canonical ? text : parseIpv4(text)?.join('.');
 }
 
 export function isIpv6(canonical: string): boolean {

@@ -74,6 +74,11 @@ export class Service {
     return this.#graph.readiness();
   }
 
+  /** See Graph.receiversCompleted: for `l7flow replay`, which stops when its input is done. */
+  receiversCompleted(): Promise<void> | undefined {
+    return this.#graph.receiversCompleted();
+  }
+
   /** Opens the telemetry endpoint first, so probes answer (not ready) while components start. */
   async start(): Promise<void> {
     const began = this.#clock.nowUs();

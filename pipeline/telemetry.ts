@@ -109,7 +109,8 @@ export class ComponentTelemetry {
   readonly #received: BoundCounter;
   readonly #sent: BoundCounter;
   readonly #droppedFamily: (labels: Labels) => BoundCounter;
-  readonly #pendingWarnings = new Map<string, number>();
+  readonly #errorFamily: (labels: Labels) => BoundCounter;
+  readonly #pending = { dropped: new Map<string, number>(), errors: new Map<string, number>() };
   #lastDetail: string | undefined;
   #lastWarningUs = Number.NEGATIVE_INFINITY;
 
@@ -127,6 +128,11 @@ export class ComponentTelemetry {
     this.#droppedFamily = this.counter('l7flow_records_dropped_total', 'Records a component dropped, by reason.', [
       'reason',
     ]);
+    this.#errorFamily = this.counter(
+      'l7flow_component_errors_total',
+      'Failures a component survived (it retries or carries on), by kind.',
+      ['kind'],
+    );
   }
 
   received(count: number): void {
@@ -144,20 +150,34 @@ export class ComponentTelemetry {
   dropped(reason: string, count: number, detail?: string): void {
     if (count <= 0) return;
     this.#droppedFamily({ reason }).inc(count);
-    this.#pendingWarnings.set(reason, (this.#pendingWarnings.get(reason) ?? 0) + count);
-    if (detail !== undefined) this.#lastDetail = detail;
-    if (this.clock.nowUs() - this.#lastWarningUs >= dropWarningIntervalUs) this.flushWarnings();
+    this.#aggregate(this.#pending.dropped, reason, count, detail);
   }
 
-  /** Logs drops not yet reported; the graph calls it at shutdown. */
+  /** Counts a survived failure (a read error, a refused connection) and logs it in aggregate. */
+  error(kind: string, detail: string): void {
+    this.#errorFamily({ kind }).inc();
+    this.#aggregate(this.#pending.errors, kind, 1, detail);
+  }
+
+  /** Logs drops and errors not yet reported; the graph calls it at shutdown. */
   flushWarnings(): void {
-    if (this.#pendingWarnings.size === 0) return;
-    const dropped = Object.fromEntries(this.#pendingWarnings);
-    const detail = this.#lastDetail;
-    this.#pendingWarnings.clear();
+    const { dropped, errors } = this.#pending;
+    if (dropped.size === 0 && errors.size === 0) return;
+    const fields: Record<string, unknown> = {};
+    if (dropped.size > 0) fields.dropped = Object.fromEntries(dropped);
+    if (errors.size > 0) fields.errors = Object.fromEntries(errors);
+    if (this.#lastDetail !== undefined) fields.detail = this.#lastDetail;
+    dropped.clear();
+    errors.clear();
     this.#lastDetail = undefined;
     this.#lastWarningUs = this.clock.nowUs();
-    this.logger.warn(detail === undefined ? { dropped } : { dropped, detail }, 'records dropped');
+    this.logger.warn(fields, fields.dropped ? 'records dropped' : 'errors');
+  }
+
+  #aggregate(pending: Map<string, number>, key: string, count: number, detail: string | undefined): void {
+    pending.set(key, (pending.get(key) ?? 0) + count);
+    if (detail !== undefined) this.#lastDetail = detail;
+    if (this.clock.nowUs() - this.#lastWarningUs >= dropWarningIntervalUs) this.flushWarnings();
   }
 
   queue(name: string, gauge: QueueGauge): void {

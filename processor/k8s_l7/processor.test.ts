@@ -3,7 +3,9 @@ import { consumerFn } from '../../pipeline/consumer.js';
 import { deferred, type Deferred } from '../../pipeline/once.js';
 import type { ConnDumpEnd, ConnSample, HttpEvent, PipelineRecord, PodRef, Tuple } from '../../pipeline/records.js';
 import { FakeOvs } from '../../test/support/k8s-l7-fake-ovs.js';
-import { pod, until } from '../../test/support/k8s-l7.js';
+import { pod } from '../../test/support/k8s-l7.js';
+import { until } from '../../test/support/until.js';
+import { ManualClock } from '../../test/support/manual-clock.js';
 import { metricValue, testSettings } from '../../test/support/settings.js';
 import type { ClusterState, InvalidAnnotation, NamespaceInfo, PodInfo } from './cluster-state.js';
 import { k8sL7ConfigSchema } from './factory.js';
@@ -87,7 +89,8 @@ const dbRef: PodRef = { name: 'db', namespace: 'data', uid: 'uid-db', node: 'nod
 function setup(
   options: { config?: Record<string, unknown>; syncAtStart?: boolean; pods?: PodInfo[]; ovs?: FakeOvs } = {},
 ) {
-  const { settings, telemetry, logger, clock } = testSettings('k8s_l7');
+  const clock = new ManualClock();
+  const { settings, telemetry, logger } = testSettings('k8s_l7', clock);
   const config = k8sL7ConfigSchema.parse({
     mirror: { mode: options.ovs ? 'ovsdb_mirror' : 'none' },
     ...options.config,
@@ -301,14 +304,14 @@ describe('processor k8s_l7: mirroring', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(ovs.reads).toBe(0);
     source().sync();
-    await until('the mirror is installed', () => ovs.mirrors.length === 1);
+    await until(() => ovs.mirrors.length === 1, 'the mirror is installed');
     expect(ovs.selectedPortNames(ovs.mirrors[0]!)).toEqual(['v-client', 'v-db', 'v-web']);
 
     source().state.upsertPod({ ...client, annotation: 'sideways' }, t0);
-    await until('the invalid Pod is no longer mirrored', () => ovs.selectedPortNames(ovs.mirrors[0]!).length === 2);
+    await until(() => ovs.selectedPortNames(ovs.mirrors[0]!).length === 2, 'the invalid Pod is no longer mirrored');
     source().state.upsertNamespace({ name: 'shop', uid: 'ns-shop' }, t0);
     source().state.deletePod('data', 'db', undefined, t0);
-    await until('no Pod is mirrored', () => ovs.mirrors.length === 0);
+    await until(() => ovs.mirrors.length === 0, 'no Pod is mirrored');
     await processor.shutdown();
   });
 });

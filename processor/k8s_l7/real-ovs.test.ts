@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumerFn } from '../../pipeline/consumer.js';
 import { FakeKubeApi, namespaceObject, podObject, type KubeObject } from '../../test/support/fake-kube-api.js';
 import { captureDuring, ovsCommands, PrivateOvs, Topology, type Capture } from '../../test/support/k8s-l7-ovs.js';
-import { realClockSettings, until } from '../../test/support/k8s-l7.js';
+import { realClockSettings } from '../../test/support/k8s-l7.js';
+import { until } from '../../test/support/until.js';
 import { describeWith } from '../../test/support/requirements.js';
 import { metricValue } from '../../test/support/settings.js';
 import { k8sL7ConfigSchema } from './factory.js';
@@ -200,13 +201,13 @@ describeWith({ root: true, commands: [...ovsCommands, 'tcpdump', 'curl'] }, 'k8s
       });
 
       it('copies nothing while no Pod is opted in (and removes what an earlier run left)', async () => {
-        await until('nothing of l7flow is installed', removed);
+        await until(removed, 'nothing of l7flow is installed');
         expect((await capture()).packets).toEqual([]);
       });
 
       it('annotating the server Pod ingress copies its HTTP exchange to the target in both directions', async () => {
         setServerAnnotation('ingress');
-        await until('the server is mirrored', installed);
+        await until(installed, 'the server is mirrored');
         expectBothDirections(await capture());
         expect((await ovsView()).foreignKept).toBe(true);
       });
@@ -214,9 +215,9 @@ describeWith({ root: true, commands: [...ovsCommands, 'tcpdump', 'curl'] }, 'k8s
       it('an invalid value removes the mirror and posts a Warning Event on the Pod', async () => {
         const events = api.events.length;
         setServerAnnotation('Sideways');
-        await until('the mirror is removed', removed);
+        await until(removed, 'the mirror is removed');
         expect((await capture()).packets).toEqual([]);
-        await until('an Event is posted', () => api.events.length > events);
+        await until(() => api.events.length > events, 'an Event is posted');
         expect(api.events.at(-1)).toMatchObject({
           reason: 'InvalidL7ExportAnnotation',
           involvedObject: { kind: 'Pod', namespace: 'shop', name: 'server' },
@@ -225,7 +226,7 @@ describeWith({ root: true, commands: [...ovsCommands, 'tcpdump', 'curl'] }, 'k8s
 
       it('converges again after ovs-vswitchd restarts, on the next resync', async () => {
         setServerAnnotation('INGRESS');
-        await until('the server is mirrored', installed);
+        await until(installed, 'the server is mirrored');
         const runs = async () => metricValue(telemetry, 'l7flow_k8s_mirror_reconcile_runs_total', {});
         await ovs.restartVswitchd();
         await addForeignFlow(); // its owner re-installs it, as l7flow does its own
@@ -238,8 +239,8 @@ describeWith({ root: true, commands: [...ovsCommands, 'tcpdump', 'curl'] }, 'k8s
         }
         const before = await runs();
         await until(
-          'a resync has repaired OVS',
           async () => (await installed()) && (await ovsView()).targetNoFlood,
+          'a resync has repaired OVS',
           10_000,
         );
         expect(await runs()).toBeGreaterThan(before);
@@ -248,7 +249,7 @@ describeWith({ root: true, commands: [...ovsCommands, 'tcpdump', 'curl'] }, 'k8s
 
       it('deleting the Pod removes the mirror', async () => {
         api.delete('pods', 'shop', 'server');
-        await until('the mirror is removed', removed);
+        await until(removed, 'the mirror is removed');
         expect((await capture()).packets).toEqual([]);
       });
 
@@ -263,7 +264,7 @@ describeWith({ root: true, commands: [...ovsCommands, 'tcpdump', 'curl'] }, 'k8s
             annotations: { [annotation]: 'both' },
           }),
         );
-        await until('the server is mirrored', installed);
+        await until(installed, 'the server is mirrored');
         await processor.shutdown();
         const view = await ovsView();
         if (mode === 'openflow') expect(view.flows).toEqual([]);

@@ -15,19 +15,7 @@ export interface Measurement {
  */
 export function measure(fn: (n: number) => void, options: { rounds?: number; roundMs?: number } = {}): Measurement {
   const rounds = options.rounds ?? 7;
-  const roundMs = options.roundMs ?? 300;
-  let n = 1;
-  // Warm up and size a round so that it lasts about roundMs.
-  for (;;) {
-    const began = process.hrtime.bigint();
-    fn(n);
-    const ms = Number(process.hrtime.bigint() - began) / 1e6;
-    if (ms >= roundMs / 4) {
-      n = Math.max(1, Math.round((n * roundMs) / ms));
-      break;
-    }
-    n *= 4;
-  }
+  const n = calibrate(fn, options.roundMs ?? 300);
   const rates: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const began = process.hrtime.bigint();
@@ -36,6 +24,42 @@ export function measure(fn: (n: number) => void, options: { rounds?: number; rou
     rates.push(n / seconds);
   }
   return { opsPerSecond: median(rates), rounds: rates };
+}
+
+/**
+ * Measures several functions in alternating rounds (A, B, A, B, ...), so that load from other
+ * processes on a shared machine falls on all of them alike; returns the median rate of each.
+ */
+export function compare<K extends string>(
+  fns: Readonly<Record<K, (n: number) => void>>,
+  options: { rounds?: number; roundMs?: number } = {},
+): Record<K, Measurement> {
+  const names = Object.keys(fns) as K[];
+  const sizes = {} as Record<K, number>;
+  for (const name of names) sizes[name] = calibrate(fns[name], options.roundMs ?? 300);
+  const rates = Object.fromEntries(names.map((name) => [name, [] as number[]])) as unknown as Record<K, number[]>;
+  for (let r = 0; r < (options.rounds ?? 7); r++) {
+    for (const name of names) {
+      const began = process.hrtime.bigint();
+      fns[name](sizes[name]);
+      rates[name].push(sizes[name] / (Number(process.hrtime.bigint() - began) / 1e9));
+    }
+  }
+  return Object.fromEntries(
+    names.map((name) => [name, { opsPerSecond: median(rates[name]), rounds: rates[name] }]),
+  ) as unknown as Record<K, Measurement>;
+}
+
+/** Warms `fn` up and returns how many operations make a round of about `roundMs`. */
+function calibrate(fn: (n: number) => void, roundMs: number): number {
+  let n = 1;
+  for (;;) {
+    const began = process.hrtime.bigint();
+    fn(n);
+    const ms = Number(process.hrtime.bigint() - began) / 1e6;
+    if (ms >= roundMs / 4) return Math.max(1, Math.round((n * roundMs) / ms));
+    n *= 4;
+  }
 }
 
 /** Same as measure() for asynchronous work. */

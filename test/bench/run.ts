@@ -1,14 +1,16 @@
 import os from 'node:os';
+import { eveBench } from './eve.bench.js';
+import { flowJoinBench } from './flow-join.bench.js';
 import { k8sL7Bench } from './k8s-l7.bench.js';
 import { pipelineBench } from './pipeline.bench.js';
 
 /** A benchmark prints its own rows with report(); it is never run by `npm test`. */
 export interface Bench {
   readonly name: string;
-  run(): Promise<void>;
+  run(): Promise<void> | void;
 }
 
-const benches: readonly Bench[] = [pipelineBench, k8sL7Bench];
+const benches: readonly Bench[] = [pipelineBench, eveBench, flowJoinBench, k8sL7Bench];
 
 const only = process.argv.slice(2);
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';

@@ -10,6 +10,8 @@ import { testSettings } from './settings.js';
 
 export interface LifecycleCase {
   readonly factory: Factory;
+  /** Tells cases of one factory apart (e.g. its sources). */
+  readonly name?: string;
   /** Config overrides that let it start on this machine (paths in the temp dir, port 0). */
   readonly config?: (dir: string) => Record<string, unknown>;
   /** Records to consume between start and shutdown (processors and exporters). */
@@ -27,8 +29,8 @@ const host: Host = {
  * every factory: default config valid; shutdown before start; double shutdown; start,
  * consume, shutdown; consume after shutdown rejected with ClosedError.
  */
-export function describeLifecycle({ factory, config, sample = [] }: LifecycleCase): void {
-  describe(`${factory.kind} ${factory.type} lifecycle`, () => {
+export function describeLifecycle({ factory, name, config, sample = [] }: LifecycleCase): void {
+  describe(`${factory.kind} ${factory.type}${name ? ` (${name})` : ''} lifecycle`, () => {
     let dir = '';
     beforeEach(async () => {
       dir = await mkdtemp(join(tmpdir(), `l7flow-${factory.type}-`));

@@ -1,10 +1,11 @@
+import type { Clock } from '../../pipeline/clock.js';
 import type { Settings } from '../../pipeline/component.js';
 import { Telemetry } from '../../pipeline/telemetry.js';
 import { CaptureLogger } from './capture-logger.js';
 import { ManualClock } from './manual-clock.js';
 
 /** Settings for creating one component directly in a test, with everything observable. */
-export function testSettings(id: string, clock = new ManualClock()) {
+export function testSettings(id: string, clock: Clock = new ManualClock()) {
   const telemetry = new Telemetry();
   const logger = new CaptureLogger();
   const settings: Settings = { id, logger, clock, telemetry: telemetry.forComponent(id, logger, clock) };

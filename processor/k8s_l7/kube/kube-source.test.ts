@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeKubeApi, namespaceObject, podObject } from '../../../test/support/fake-kube-api.js';
-import { realClockSettings, until } from '../../../test/support/k8s-l7.js';
+import { realClockSettings } from '../../../test/support/k8s-l7.js';
+import { until } from '../../../test/support/until.js';
 import { metricValue } from '../../../test/support/settings.js';
 import { ClusterState, type InvalidAnnotation } from '../cluster-state.js';
 import { KubeSource } from './kube-source.js';
@@ -80,15 +81,15 @@ describe('kubernetes source', () => {
 
     for (const request of api.requestsFor('pods')) expect(request.query.fieldSelector).toBe('spec.nodeName=node-a');
     expect(api.requestsFor('namespaces', 'list')).toHaveLength(1);
-    await until('both watches are open', () => api.openWatches === 2);
+    await until(() => api.openWatches === 2, 'both watches are open');
     expect(api.requestsFor('pods', 'watch')[0]?.query).toMatchObject({ allowWatchBookmarks: 'true' });
 
     api.apply('pods', podObject({ name: 'api', namespace: 'shop', node: 'node-a', ips: ['10.1.0.3'] }));
-    await until('the new Pod is seen', () => state.resolve('10.1.0.3', now())?.name === 'api');
+    await until(() => state.resolve('10.1.0.3', now())?.name === 'api', 'the new Pod is seen');
     api.update('pods', 'shop', 'api', (p) => ({ ...p, metadata: { ...p.metadata, labels: { tier: 'backend' } } }));
-    await until('the label change is seen', () => state.resolve('10.1.0.3', now())?.labels.tier === 'backend');
+    await until(() => state.resolve('10.1.0.3', now())?.labels.tier === 'backend', 'the label change is seen');
     api.delete('pods', 'shop', 'web');
-    await until('the deletion is seen', () => !podNames(state).includes('web'));
+    await until(() => !podNames(state).includes('web'), 'the deletion is seen');
     expect(podNames(state)).toEqual(['api']);
   });
 
@@ -99,10 +100,10 @@ describe('kubernetes source', () => {
     await source.whenSynced();
     expect(podNames(state)).toEqual([]);
     api.update('pods', 'shop', 'late', (p) => ({ ...p, spec: { ...(p.spec as object), nodeName: 'node-a' } }));
-    await until('the bound Pod is seen', () => podNames(state).includes('late'));
+    await until(() => podNames(state).includes('late'), 'the bound Pod is seen');
     // And its IP, which the kubelet reports after the CNI has run.
     api.update('pods', 'shop', 'late', (p) => ({ ...p, status: { phase: 'Running', podIPs: [{ ip: '10.1.0.7' }] } }));
-    await until('its IP resolves', () => state.resolve('10.1.0.7', now())?.l7Export === 'ingress');
+    await until(() => state.resolve('10.1.0.7', now())?.l7Export === 'ingress', 'its IP resolves');
   });
 
   it('re-lists after 410 Gone and applies what it missed, deletions included', async () => {
@@ -110,14 +111,14 @@ describe('kubernetes source', () => {
     api.apply('pods', podObject({ name: 'gone', namespace: 'shop', node: 'node-a', ips: ['10.1.0.4'] }));
     const { source, state, telemetry } = await startSource();
     await source.whenSynced();
-    await until('both watches are open', () => api.openWatches === 2);
+    await until(() => api.openWatches === 2, 'both watches are open');
     // Hold the watches down while the world changes, then forget the history.
     api.failNext({ watch: true, status: 503, count: 2 });
     api.dropWatches();
     api.delete('pods', 'shop', 'gone');
     api.apply('pods', podObject({ name: 'new', namespace: 'shop', node: 'node-a', ips: ['10.1.0.5'] }));
     api.compact();
-    await until('the missed Pod is seen', () => state.resolve('10.1.0.5', now())?.name === 'new', 5000);
+    await until(() => state.resolve('10.1.0.5', now())?.name === 'new', 'the missed Pod is seen', 5000);
     expect(state.stats.pods).toBe(1);
     expect(api.requestsFor('pods', 'list').length).toBeGreaterThanOrEqual(2);
     expect(await metricValue(telemetry, 'l7flow_k8s_watch_restarts_total', { resource: 'pods' })).toBeGreaterThan(0);
@@ -127,20 +128,20 @@ describe('kubernetes source', () => {
     api.apply('namespaces', namespaceObject('shop'));
     const { source, state } = await startSource();
     await source.whenSynced();
-    await until('both watches are open', () => api.openWatches === 2);
+    await until(() => api.openWatches === 2, 'both watches are open');
     const lists = api.requestsFor('pods', 'list').length;
     api.expireWatches();
-    await until('pods are listed again', () => api.requestsFor('pods', 'list').length === lists + 1);
-    await until('the watches are back', () => api.openWatches === 2);
+    await until(() => api.requestsFor('pods', 'list').length === lists + 1, 'pods are listed again');
+    await until(() => api.openWatches === 2, 'the watches are back');
     api.apply('pods', podObject({ name: 'after', namespace: 'shop', node: 'node-a', ips: ['10.1.0.6'] }));
-    await until('changes flow again', () => state.resolve('10.1.0.6', now())?.name === 'after');
+    await until(() => state.resolve('10.1.0.6', now())?.name === 'after', 'changes flow again');
   });
 
   it('resumes from a BOOKMARK version after a clean close, without re-listing', async () => {
     api.apply('namespaces', namespaceObject('shop'));
     const { source } = await startSource();
     await source.whenSynced();
-    await until('both watches are open', () => api.openWatches === 2);
+    await until(() => api.openWatches === 2, 'both watches are open');
     // Changes this watch does not see (another node) move the version on.
     for (let i = 0; i < 5; i++) api.apply('pods', podObject({ name: `other-${i}`, namespace: 'shop', node: 'node-b' }));
     const watchesBefore = api.requestsFor('pods', 'watch').length;
@@ -149,7 +150,7 @@ describe('kubernetes source', () => {
     await new Promise((r) => setTimeout(r, 50));
     api.compact();
     api.closeWatches();
-    await until('the pods watch reconnects', () => api.requestsFor('pods', 'watch').length > watchesBefore);
+    await until(() => api.requestsFor('pods', 'watch').length > watchesBefore, 'the pods watch reconnects');
     expect(api.requestsFor('pods', 'watch').at(-1)?.query.resourceVersion).toBe(bookmarked);
     expect(api.requestsFor('pods', 'list')).toHaveLength(1);
   });
@@ -171,7 +172,7 @@ describe('kubernetes source', () => {
     api.apply('namespaces', namespaceObject('shop'));
     api.failNext({ method: 'GET', path: /\/namespaces$/, watch: false, status: 500, count: 1000 });
     const { source, state } = await startSource();
-    await until('pods are listed', () => api.requestsFor('pods', 'watch').length > 0);
+    await until(() => api.requestsFor('pods', 'watch').length > 0, 'pods are listed');
     expect(source.synced).toBe(false);
     expect(state.stats.namespaces).toBe(0);
     api.clearFaults();
@@ -183,10 +184,10 @@ describe('kubernetes source', () => {
     api.apply('namespaces', namespaceObject('shop'));
     const { source, state } = await startSource();
     await source.whenSynced();
-    await until('both watches are open', () => api.openWatches === 2);
+    await until(() => api.openWatches === 2, 'both watches are open');
     api.dropWatches();
     api.apply('pods', podObject({ name: 'meanwhile', namespace: 'shop', node: 'node-a', ips: ['10.1.0.8'] }));
-    await until('the change made while cut off arrives', () => state.resolve('10.1.0.8', now()) !== undefined);
+    await until(() => state.resolve('10.1.0.8', now()) !== undefined, 'the change made while cut off arrives');
     expect(api.requestsFor('pods', 'list')).toHaveLength(1);
   });
 
@@ -195,9 +196,9 @@ describe('kubernetes source', () => {
     api.failNext({ path: /\/pods$/, watch: true, status: 500, count: 1 });
     const { source, state, telemetry } = await startSource();
     await source.whenSynced();
-    await until('the pods watch is open', () => api.openWatches === 2);
+    await until(() => api.openWatches === 2, 'the pods watch is open');
     api.apply('pods', podObject({ name: 'x', namespace: 'shop', node: 'node-a', ips: ['10.1.0.9'] }));
-    await until('events flow', () => state.resolve('10.1.0.9', now()) !== undefined);
+    await until(() => state.resolve('10.1.0.9', now()) !== undefined, 'events flow');
     expect(
       await metricValue(telemetry, 'l7flow_k8s_watch_restarts_total', { resource: 'pods', reason: 'http_500' }),
     ).toBe(1);
@@ -211,7 +212,7 @@ describe('kubernetes source', () => {
     );
     const { source, telemetry } = await startSource();
     await source.whenSynced();
-    await until('one event is posted', () => api.events.length === 1);
+    await until(() => api.events.length === 1, 'one event is posted');
     const [first] = api.events;
     expect(first).toMatchObject({
       type: 'Warning',
@@ -238,7 +239,7 @@ describe('kubernetes source', () => {
       ...n,
       metadata: { ...n.metadata, annotations: { [annotation]: 'all' } },
     }));
-    await until('three events are posted', () => api.events.length === 3);
+    await until(() => api.events.length === 3, 'three events are posted');
     await new Promise((r) => setTimeout(r, 50));
     expect(api.events).toHaveLength(3);
     // Pods and Namespaces are separate watches: their Events may come in either order.

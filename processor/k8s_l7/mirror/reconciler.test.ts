@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeOvs } from '../../../test/support/k8s-l7-fake-ovs.js';
+import { ManualClock } from '../../../test/support/manual-clock.js';
 import { metricValue, testSettings } from '../../../test/support/settings.js';
 import type { MirrorCandidate } from '../cluster-state.js';
 import { OvsCommandError } from './ovs-client.js';
@@ -22,7 +23,8 @@ const web: MirrorCandidate = { namespace: 'shop', name: 'web', ips: ['10.0.0.2']
 function setup(
   options: { mode?: MirrorSettings['mode']; cleanupOnExit?: boolean; candidates?: MirrorCandidate[] } = {},
 ) {
-  const { settings, telemetry, logger, clock } = testSettings('k8s_l7');
+  const clock = new ManualClock();
+  const { settings, telemetry, logger } = testSettings('k8s_l7', clock);
   const ovs = new FakeOvs();
   ovs.addPodPort('v-web', { namespace: 'shop', name: 'web' }, 11);
   let candidates = options.candidates ?? [web];

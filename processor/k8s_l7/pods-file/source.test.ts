@@ -2,7 +2,8 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { realClockSettings, until } from '../../../test/support/k8s-l7.js';
+import { realClockSettings } from '../../../test/support/k8s-l7.js';
+import { until } from '../../../test/support/until.js';
 import { metricValue } from '../../../test/support/settings.js';
 import { ClusterState } from '../cluster-state.js';
 import { PodsFileSource } from './source.js';
@@ -50,25 +51,25 @@ describe('pods file source', () => {
   it('reloads when the file is rewritten, and when it is replaced by rename', async () => {
     const { path, names } = await start(podsYaml('a'));
     await writeFile(path, podsYaml('a', 'bb'));
-    await until('the rewrite is loaded', () => names().length === 2);
+    await until(() => names().length === 2, 'the rewrite is loaded');
     const next = join(dir, '.pods.yaml.tmp');
     await writeFile(next, podsYaml('ccc'));
     await rename(next, path);
-    await until('the replacement is loaded', () => names().join() === 'ccc');
+    await until(() => names().join() === 'ccc', 'the replacement is loaded');
   });
 
   it('keeps the last good file when a new version does not parse, and says so once', async () => {
     const { path, names, logger, loads } = await start(podsYaml('a'));
     await writeFile(path, 'pods: [{ name: x, ips: [nope] }]\n');
-    await until('the bad version is seen', async () => (await loads('invalid')) >= 1);
+    await until(async () => (await loads('invalid')) >= 1, 'the bad version is seen');
     await writeFile(path, 'pods: [{ name: x, ips: [nope] }]\n\n');
-    await until('the bad version is seen twice', async () => (await loads('invalid')) >= 2);
+    await until(async () => (await loads('invalid')) >= 2, 'the bad version is seen twice');
     expect(names()).toEqual(['a']);
     const warnings = logger.lines.filter((l) => l.level === 'warn');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.problem).toContain('not an IP address: "nope"');
     await writeFile(path, podsYaml('dd'));
-    await until('the fixed file is loaded', () => names().join() === 'dd');
+    await until(() => names().join() === 'dd', 'the fixed file is loaded');
   });
 
   it('fails to start on a file that does not parse or does not exist', async () => {

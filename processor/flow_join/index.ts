@@ -1,0 +1,2 @@
+export { flowJoinProcessorFactory } from './factory.js';
+export type { FlowJoinConfig } from './factory.js';
