@@ -184,7 +184,7 @@ describe('config problems, each with its path', () => {
       name: 'an exporter that cannot take what the pipeline delivers',
       yaml: minimal.replace('debug: }', 'test_flow_sink: }').replace('[debug]', '[test_flow_sink]'),
       problems: [
-        'service.pipelines.flows.exporters: "test_flow_sink" consumes flow records, but this pipeline delivers L7 events (add processor test_join)',
+        'service.pipelines.flows.exporters: "test_flow_sink" consumes flow records, but this pipeline delivers L7 events (add processor flow_join or test_join)',
       ],
     },
     {

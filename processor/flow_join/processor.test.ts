@@ -13,7 +13,7 @@ function setup(config: Record<string, unknown> = {}, inputs: ReadonlySet<'l7' | 
   const { settings, telemetry } = testSettings('flow_join', clock);
   const out: PipelineRecord[] = [];
   const processor = flowJoinProcessorFactory.create({ ...settings, inputs }, flowJoinConfigSchema.parse(config), {
-    consume: async (batch) => void out.push(...batch),
+    consume: (batch) => Promise.resolve(void out.push(...batch)),
   });
   const sample = (packets: number, extra: Partial<ConnSample> = {}): ConnSample => ({
     kind: 'conn',
