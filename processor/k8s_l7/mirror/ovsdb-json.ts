@@ -84,28 +84,31 @@ export function parseOvsdbSnapshot(stdout: string): OvsdbSnapshot {
       })),
     ),
     interfaces: byUuid(
+      // Rows are built field by field: a conditional spread per row is slow on V8 11 (Node 20).
       interfaces.map((row) => {
-        const ofport = optionalInteger(row, 'ofport');
-        return {
+        const iface: { -readonly [K in keyof OvsInterface]: OvsInterface[K] } = {
           uuid: uuid(row, '_uuid'),
           name: string(row, 'name'),
-          ...(ofport === undefined ? {} : { ofport }),
           externalIds: stringMap(row, 'external_ids'),
         };
+        const ofport = optionalInteger(row, 'ofport');
+        if (ofport !== undefined) iface.ofport = ofport;
+        return iface;
       }),
     ),
     mirrors: byUuid(
       mirrors.map((row) => {
-        const output = uuidSet(row, 'output_port')[0];
-        return {
+        const mirror: { -readonly [K in keyof OvsMirror]: OvsMirror[K] } = {
           uuid: uuid(row, '_uuid'),
           name: string(row, 'name'),
           selectSrcPorts: uuidSet(row, 'select_src_port'),
           selectDstPorts: uuidSet(row, 'select_dst_port'),
-          ...(output === undefined ? {} : { outputPort: output }),
           selectAll: row.select_all === true,
           externalIds: stringMap(row, 'external_ids'),
         };
+        const output = uuidSet(row, 'output_port')[0];
+        if (output !== undefined) mirror.outputPort = output;
+        return mirror;
       }),
     ),
   };

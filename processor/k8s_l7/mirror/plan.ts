@@ -206,7 +206,7 @@ export function resolvePorts(
     if (port === undefined) continue;
     const interfaces = port.interfaces.map((uuid) => ovsdb.interfaces.get(uuid)).filter((i) => i !== undefined);
     const ofport = interfaces.map((i) => i.ofport).find((n) => n !== undefined && n > 0);
-    const resolved: ResolvedPort = { uuid: port.uuid, name: port.name, ...(ofport === undefined ? {} : { ofport }) };
+    const resolved = resolvedPort(port.uuid, port.name, ofport);
     portsByName.set(port.name, resolved);
     for (const iface of interfaces) {
       const name = iface.externalIds[settings.externalIdKeys.name];
@@ -258,9 +258,16 @@ function portByName(ovsdb: OvsdbSnapshot, name: string): ResolvedPort | undefine
     const port = ovsdb.ports.get(portUuid);
     if (port?.name !== name) continue;
     const ofport = port.interfaces.map((i) => ovsdb.interfaces.get(i)?.ofport).find((n) => n !== undefined && n > 0);
-    return { uuid: port.uuid, name, ...(ofport === undefined ? {} : { ofport }) };
+    return resolvedPort(port.uuid, name, ofport);
   }
   return undefined;
+}
+
+/** Built field by field: a conditional spread per port is slow on V8 11 (Node 20). */
+function resolvedPort(uuid: string, name: string, ofport: number | undefined): ResolvedPort {
+  const port: { uuid: string; name: string; ofport?: number } = { uuid, name };
+  if (ofport !== undefined) port.ofport = ofport;
+  return port;
 }
 
 function mirrorMatches(mirror: OvsMirror, ports: readonly string[], output: string): boolean {
