@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { allFactories } from '../config/components.js';
+import { packageRoot } from '../config/paths.js';
 import { debugExporterFactory } from '../exporter/debug/index.js';
 import { flowJoinProcessorFactory } from '../processor/flow_join/index.js';
 import { conntrackReceiverFactory } from '../receiver/conntrack/index.js';
 import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
 import { otlpExporterFactory } from '../exporter/otlp/index.js';
+import { k8sL7ProcessorFactory } from '../processor/k8s_l7/index.js';
 import { httpEvent } from './support/components.js';
 import { describeLifecycle, type LifecycleCase } from './support/lifecycle.js';
 import { flow, httpTx, serverPod } from './support/otlp-records.js';
@@ -28,6 +30,15 @@ const cases: LifecycleCase[] = [
   },
   // procfs from an empty file: no root, no conntrack-tools, and the real dump loop runs.
   { factory: conntrackReceiverFactory, config: () => ({ source: 'procfs', procfs_path: '/dev/null' }) },
+  {
+    factory: k8sL7ProcessorFactory,
+    config: () => ({
+      pods: 'file',
+      pods_file: join(packageRoot, 'test', 'fixtures', 'k8s_l7', 'pods.yaml'),
+      mirror: { mode: 'none' },
+    }),
+    sample: [httpEvent(0)],
+  },
 ];
 
 describe('lifecycle conformance', () => {

@@ -3,6 +3,7 @@ import { conntrackBench } from './conntrack.bench.js';
 import { eveBench } from './eve.bench.js';
 import { flowJoinBench } from './flow-join.bench.js';
 import { otlpBench } from './otlp.bench.js';
+import { k8sL7Bench } from './k8s-l7.bench.js';
 import { pipelineBench } from './pipeline.bench.js';
 
 /** A benchmark prints its own rows with report(); it is never run by `npm test`. */
@@ -11,7 +12,7 @@ export interface Bench {
   run(): Promise<void> | void;
 }
 
-const benches: readonly Bench[] = [pipelineBench, eveBench, flowJoinBench, otlpBench, conntrackBench];
+const benches: readonly Bench[] = [pipelineBench, eveBench, flowJoinBench, otlpBench, conntrackBench, k8sL7Bench];
 
 const only = process.argv.slice(2);
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';

@@ -1,0 +1,2 @@
+export { k8sL7ProcessorFactory } from './factory.js';
+export type { K8sL7Config } from './factory.js';
