@@ -1,0 +1,509 @@
+import { sleep, type Timer } from '../../pipeline/clock.js';
+import type { ConsumingComponent, Host, Settings } from '../../pipeline/component.js';
+import { ClosedError } from '../../pipeline/errors.js';
+import { deferred, once, type Deferred } from '../../pipeline/once.js';
+import type { PipelineRecord } from '../../pipeline/records.js';
+import type { BoundCounter, BoundGauge } from '../../pipeline/telemetry.js';
+import { reconnectDelayMs } from './backoff.js';
+import type { EncodedMessage } from './codec/message.js';
+import { FlowEncoder, type EncodeReport } from './encoder.js';
+import type { ResolvedIpfixConfig } from './factory.js';
+import type { ReliabilityStats } from './options.js';
+import { SendQueue, type QueuedMessage } from './send-queue.js';
+import { SessionHeader } from './session.js';
+import { FileFull, type Connection, type Transport } from './transport.js';
+import { FileTransport } from './transport-file.js';
+import { StreamTransport } from './transport-tcp.js';
+import { UdpTransport } from './transport-udp.js';
+
+/**
+ * Why records were lost, as the `reason` label of l7flow_records_dropped_total (flows) and
+ * l7flow_ipfix_data_records_dropped_total (IPFIX data records).
+ */
+export type DropReason =
+  | 'queue_full' // the send queue was full while no session was up
+  | 'send_failed' // a UDP send failed (e.g. ICMP port unreachable): that datagram is lost
+  | 'shutdown_timeout' // still queued when the shutdown deadline passed
+  | 'collector_unreachable'; // still queued at shutdown, and no session could be opened
+
+interface Metrics {
+  readonly messagesSent: BoundCounter;
+  readonly dataRecordsSent: BoundCounter;
+  readonly bytesSent: BoundCounter;
+  readonly templateRecordsSent: BoundCounter;
+  readonly dataRecordsDropped: (reason: DropReason) => BoundCounter;
+  readonly continuations: BoundCounter;
+  readonly transactionsTruncated: BoundCounter;
+  readonly transactionsDropped: BoundCounter;
+  readonly connectFailures: BoundCounter;
+  readonly reconnects: BoundCounter;
+  readonly sessionUp: BoundGauge;
+  readonly udpErrors: BoundCounter;
+}
+
+/**
+ * The IPFIX exporter: consume() encodes flow records into messages (pure, synchronous) and
+ * queues them; one background runner owns the transport, opening sessions with back-off,
+ * sending templates first on each, then the queued messages in order.
+ *
+ * Back-pressure: while a session is up and the queue is full, consume() waits for the
+ * runner to make room, so a slow collector slows the pipeline (the graph's sending queue
+ * absorbs it). While no session is up, consume() never waits: a full queue drops by
+ * `overflow` and counts, and the sequence numbers of the next session skip the loss.
+ *
+ * Accounting: a flow counts as sent when the message holding its main record is written,
+ * and as dropped (by reason) when that message is dropped. Continuation and IANA HTTP
+ * records are counted in the IPFIX data-record metrics.
+ */
+export class IpfixExporter implements ConsumingComponent {
+  readonly #encoder: FlowEncoder;
+  readonly #queue: SendQueue;
+  readonly #metrics: Metrics;
+  readonly #transport: Transport;
+  /** Aborts the runner: shutdown deadline passed, or shutdown done. */
+  readonly #abort = new AbortController();
+  #runner: Promise<void> | undefined;
+  #closed = false;
+  #flushing = false;
+  #connection: Connection | undefined;
+  #wakeRunner: Deferred | undefined;
+  #roomFreed: Deferred | undefined;
+  #pauseEnded: AbortController | undefined;
+  #refreshTimer: Timer | undefined;
+  #refreshDue = false;
+  /** A datagram was lost: the collector may have restarted, so templates go before the next message. */
+  #templatesLost = false;
+  #sessions = 0;
+  #outage = false;
+  readonly #notSent = { flows: 0, packets: 0, octets: 0, firstMs: 0, lastMs: 0 };
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly resolved: ResolvedIpfixConfig,
+    transport?: Transport,
+  ) {
+    const { config } = resolved;
+    this.#encoder = new FlowEncoder({
+      profile: config.profile,
+      httpEncoding: config.http_encoding,
+      maxMessageSize: resolved.maxMessageSize,
+      observationDomainId: resolved.observationDomainId,
+    });
+    this.#queue = new SendQueue(config.queue_size, config.overflow, (m) => this.#dropped(m, 'queue_full'));
+    this.#transport = transport ?? createTransport(resolved, settings, () => this.#udpError());
+    this.#metrics = createMetrics(settings, this.#transport.name);
+    settings.telemetry.queue('send_queue', this.#queue);
+  }
+
+  details(): Readonly<Record<string, unknown>> {
+    const { config, transport, endpoint, maxMessageSize, observationDomainId } = this.resolved;
+    return {
+      transport,
+      ...(transport === 'file' ? { path: config.path } : { endpoint: `${endpoint?.host}:${endpoint?.port}` }),
+      profile: config.profile,
+      httpEncoding: config.http_encoding,
+      observationDomainId,
+      maxMessageSize,
+    };
+  }
+
+  async start(_host: Host): Promise<void> {
+    if (this.#closed || this.#runner) return;
+    await this.#transport.check?.();
+    this.#runner = this.#run();
+  }
+
+  async consume(batch: readonly PipelineRecord[]): Promise<void> {
+    if (this.#closed) throw new ClosedError(this.settings.id);
+    const { messages, report } = this.#encoder.encode(batch);
+    this.#account(report);
+    for (const message of messages) {
+      while (this.#queue.full && this.#connection !== undefined && !this.#closed) {
+        this.#roomFreed ??= deferred();
+        await this.#roomFreed.promise;
+      }
+      this.#queue.push(message);
+      this.#wakeRunner?.resolve();
+    }
+  }
+
+  /**
+   * Stops intake, then sends what is queued while a session is up (making one immediate
+   * connection attempt if none is), until the queue is empty or `signal` aborts. What is
+   * left is counted as dropped.
+   */
+  readonly shutdown = once(async (signal?: AbortSignal): Promise<void> => {
+    this.#closed = true;
+    this.#flushing = true;
+    this.#roomFreed?.resolve();
+    this.#wakeRunner?.resolve();
+    this.#pauseEnded?.abort();
+    const abort = () => {
+      this.#abort.abort();
+      void this.#connection?.close();
+    };
+    if (signal?.aborted) abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    await this.#runner;
+    signal?.removeEventListener('abort', abort);
+    this.#abort.abort();
+    this.#refreshTimer?.cancel();
+    const reason: DropReason = signal?.aborted ? 'shutdown_timeout' : 'collector_unreachable';
+    for (const item of this.#queue.clear()) this.#dropped(item.message, reason);
+  });
+
+  /** Opens sessions one after another until shutdown; never throws. */
+  async #run(): Promise<void> {
+    const { reconnect } = this.resolved.config;
+    let failures = 0;
+    let flushAttempted = false;
+    let rotating = false;
+    while (!this.#abort.signal.aborted) {
+      if (this.#flushing && !rotating) {
+        // Shutdown gets one more session at most, and none when there is nothing to send.
+        if (this.#queue.size === 0 || flushAttempted) return;
+        flushAttempted = true;
+      }
+      rotating = false;
+      let connection: Connection;
+      try {
+        connection = await this.#transport.open(this.#abort.signal);
+      } catch (error) {
+        if (this.#abort.signal.aborted) return;
+        failures++;
+        this.#metrics.connectFailures.inc();
+        this.#sessionLost(error);
+        if (this.#flushing) return;
+        await this.#pause(
+          reconnectDelayMs(failures, reconnect.initial_interval, reconnect.max_interval, Math.random()),
+        );
+        continue;
+      }
+      failures = 0;
+      const ended = await this.#serve(connection);
+      await connection.close().catch(() => {});
+      if (this.#abort.signal.aborted || (this.#flushing && this.#queue.size === 0)) return;
+      if (ended instanceof FileFull) {
+        rotating = true; // a new file at once; every file takes at least one message
+        continue;
+      }
+      this.#sessionLost(ended);
+      if (!this.#flushing) await this.#pause(reconnect.initial_interval);
+    }
+  }
+
+  /**
+   * One session: templates first, then queued messages, until the session ends or the
+   * flush is done. Returns why the session ended (undefined when we ended it).
+   */
+  async #serve(connection: Connection): Promise<Error | undefined> {
+    let ended: Error | undefined;
+    let over = false;
+    void connection.ended.then((error) => {
+      ended ??= error;
+      over = true;
+      this.#wakeRunner?.resolve();
+    });
+    const header = new SessionHeader();
+    this.#connection = connection;
+    this.#sessions++;
+    this.#metrics.sessionUp.set(1);
+    if (this.#sessions > 1) this.#metrics.reconnects.inc();
+    if (this.#outage) this.settings.logger.info({ transport: this.#transport.name }, 'IPFIX session established');
+    this.#outage = false;
+    try {
+      this.#refreshDue = true;
+      while (!over) {
+        if (this.#refreshDue) {
+          this.#refreshDue = false;
+          const failure = await this.#sendAll(connection, header, this.#encoder.sessionMessages(this.#stats()));
+          if (failure) {
+            ended = failure;
+            break;
+          }
+          this.#scheduleRefresh();
+        }
+        const item = this.#queue.shift();
+        if (!item) {
+          if (this.#flushing) {
+            // The rfc profile's last word: how much this exporter could not send.
+            ended = await this.#sendAll(connection, header, this.#encoder.statsMessages(this.#stats()));
+            break;
+          }
+          await this.#idle();
+          continue;
+        }
+        this.#roomFreed?.resolve();
+        this.#roomFreed = undefined;
+        if (this.#templatesLost) {
+          this.#templatesLost = false;
+          const lost = await this.#sendAll(connection, header, this.#encoder.sessionMessages(this.#stats()));
+          if (lost) {
+            this.#queue.unshift(item);
+            ended = lost;
+            break;
+          }
+        }
+        const failure = await this.#send(connection, header, item);
+        if (failure) {
+          ended = failure;
+          break;
+        }
+      }
+    } finally {
+      this.#connection = undefined;
+      this.#refreshTimer?.cancel();
+      this.#metrics.sessionUp.set(0);
+      this.#roomFreed?.resolve();
+    }
+    return ended;
+  }
+
+  /**
+   * Writes one queued message. On a stream a failed write ends the session and the message
+   * goes back to the head of the queue for the next one; the error is returned.
+   */
+  async #send(connection: Connection, header: SessionHeader, item: QueuedMessage): Promise<Error | undefined> {
+    const { message, skippedBefore } = item;
+    header.stamp(message.bytes, this.settings.clock.nowUs(), skippedBefore);
+    try {
+      await connection.write(message.bytes);
+    } catch (error) {
+      if (connection.kind === 'stream') {
+        this.#queue.unshift(item);
+        return asError(error);
+      }
+      // A lost datagram: the sequence moves past it. The collector may have restarted and
+      // lost our templates with it, so they go out again before the next message.
+      header.advance(skippedBefore + message.dataRecords);
+      this.#dropped(message, 'send_failed');
+      this.#templatesLost = true;
+      return undefined;
+    }
+    header.advance(skippedBefore + message.dataRecords);
+    this.#sent(message);
+    this.settings.telemetry.sent(message.flows);
+    return undefined;
+  }
+
+  /** Writes session messages (templates, options); returns the error that ended a stream session. */
+  async #sendAll(
+    connection: Connection,
+    header: SessionHeader,
+    messages: readonly EncodedMessage[],
+  ): Promise<Error | undefined> {
+    for (const message of messages) {
+      header.stamp(message.bytes, this.settings.clock.nowUs(), 0);
+      try {
+        await connection.write(message.bytes);
+      } catch (error) {
+        if (connection.kind === 'stream') return asError(error);
+        this.#templatesLost = true;
+        continue;
+      }
+      header.advance(message.dataRecords);
+      this.#sent(message);
+    }
+    return undefined;
+  }
+
+  /**
+   * The UDP socket reported an error, typically ICMP port unreachable: some earlier
+   * datagram did not reach a collector, and which one cannot be known (it was counted as
+   * sent). Counted; the collector may be restarting, so templates go before the next message.
+   */
+  #udpError(): void {
+    this.#metrics.udpErrors.inc();
+    this.#templatesLost = true;
+  }
+
+  #sent(message: EncodedMessage): void {
+    this.#metrics.messagesSent.inc();
+    this.#metrics.bytesSent.inc(message.bytes.length);
+    if (message.dataRecords > 0) this.#metrics.dataRecordsSent.inc(message.dataRecords);
+    if (message.templateRecords > 0) this.#metrics.templateRecordsSent.inc(message.templateRecords);
+  }
+
+  #dropped(message: EncodedMessage, reason: DropReason): void {
+    this.settings.telemetry.dropped(reason, message.flows);
+    this.#metrics.dataRecordsDropped(reason).inc(message.dataRecords);
+    this.#notSentFlows(message.flows, message.packets, message.octets);
+  }
+
+  #account(report: EncodeReport): void {
+    const rejected = report.invalid + report.tooLarge + report.unsupported;
+    if (rejected > 0) {
+      this.settings.telemetry.dropped('invalid_record', report.invalid);
+      this.settings.telemetry.dropped('record_too_large', report.tooLarge);
+      this.settings.telemetry.dropped('unsupported_record', report.unsupported);
+      this.#notSentFlows(report.invalid + report.tooLarge, 0, 0);
+    }
+    if (report.continuations > 0) this.#metrics.continuations.inc(report.continuations);
+    if (report.truncatedTransactions > 0) this.#metrics.transactionsTruncated.inc(report.truncatedTransactions);
+    if (report.droppedTransactions > 0) this.#metrics.transactionsDropped.inc(report.droppedTransactions);
+  }
+
+  #notSentFlows(flows: number, packets: number, octets: number): void {
+    if (flows === 0) return;
+    const n = this.#notSent;
+    const nowMs = Math.floor(this.settings.clock.nowUs() / 1000);
+    if (n.flows === 0) n.firstMs = nowMs;
+    n.lastMs = nowMs;
+    n.flows += flows;
+    n.packets += packets;
+    n.octets += octets;
+  }
+
+  #stats(): ReliabilityStats {
+    const n = this.#notSent;
+    return {
+      exportingProcessId: this.resolved.observationDomainId,
+      notSentFlows: n.flows,
+      notSentPackets: n.packets,
+      notSentOctets: n.octets,
+      firstDropMs: n.firstMs,
+      lastDropMs: n.lastMs,
+    };
+  }
+
+  /** UDP: templates again every template_refresh (RFC 7011 §8.4). */
+  #scheduleRefresh(): void {
+    if (!this.#transport.refreshesTemplates) return;
+    this.#refreshTimer?.cancel();
+    this.#refreshTimer = this.settings.clock.setTimeout(() => {
+      this.#refreshDue = true;
+      this.#wakeRunner?.resolve();
+    }, this.resolved.config.template_refresh);
+  }
+
+  /** Waits until a message is queued, the session ends, a refresh is due, or shutdown starts. */
+  async #idle(): Promise<void> {
+    if (this.#queue.size > 0 || this.#flushing || this.#refreshDue) return;
+    this.#wakeRunner = deferred();
+    await this.#wakeRunner.promise;
+    this.#wakeRunner = undefined;
+  }
+
+  /** Sleeps on the clock; shutdown (for the flush's connection attempt) or abort end it early. */
+  async #pause(ms: number): Promise<void> {
+    if (this.#flushing || this.#abort.signal.aborted) return;
+    this.#pauseEnded = new AbortController();
+    const onAbort = () => this.#pauseEnded?.abort();
+    this.#abort.signal.addEventListener('abort', onAbort, { once: true });
+    await sleep(this.settings.clock, ms, this.#pauseEnded.signal);
+    this.#abort.signal.removeEventListener('abort', onAbort);
+    this.#pauseEnded = undefined;
+  }
+
+  /** Logs the first failure of an outage; later ones only count. */
+  #sessionLost(error: unknown): void {
+    if (this.#outage) return;
+    this.#outage = true;
+    const detail = error === undefined ? 'session ended' : asError(error).message;
+    this.settings.logger.warn(
+      { transport: this.#transport.name, error: detail },
+      this.#sessions > 0 ? 'IPFIX session lost; reconnecting' : 'IPFIX collector unreachable; retrying',
+    );
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function createTransport(
+  resolved: ResolvedIpfixConfig,
+  settings: Settings,
+  onUdpError: (error: Error) => void,
+): Transport {
+  const { config, endpoint } = resolved;
+  switch (resolved.transport) {
+    case 'file':
+      return new FileTransport(
+        { path: config.path, maxBytes: config.max_file_size, maxBackups: config.max_backups },
+        ({ truncatedBytes }) => {
+          if (truncatedBytes > 0)
+            settings.logger.warn(
+              { path: config.path, truncatedBytes },
+              'cut an incomplete message off the end of the IPFIX file before appending',
+            );
+        },
+      );
+    case 'udp':
+      return new UdpTransport(endpoint?.host ?? '', endpoint?.port ?? 0, onUdpError);
+    case 'tcp':
+    case 'tls': {
+      const tls = config.tls;
+      return new StreamTransport({
+        host: endpoint?.host ?? '',
+        port: endpoint?.port ?? 0,
+        connectTimeoutMs: config.connect_timeout,
+        writeTimeoutMs: config.write_timeout,
+        ...(resolved.transport === 'tls'
+          ? {
+              tls: {
+                caFile: tls.ca_file,
+                certFile: tls.cert_file,
+                keyFile: tls.key_file,
+                serverName: tls.server_name,
+                insecureSkipVerify: tls.insecure_skip_verify,
+                minVersion: tls.min_version,
+              },
+            }
+          : {}),
+      });
+    }
+  }
+}
+
+function createMetrics(settings: Settings, transport: string): Metrics {
+  const t = settings.telemetry;
+  const byTransport = { transport };
+  const dropped = t.counter(
+    'l7flow_ipfix_data_records_dropped_total',
+    'IPFIX data records (flow, continuation, HTTP, options) encoded but not sent, by reason.',
+    ['reason'],
+  );
+  return {
+    messagesSent: t.counter('l7flow_ipfix_messages_sent_total', 'IPFIX messages written to the transport.', [
+      'transport',
+    ])(byTransport),
+    dataRecordsSent: t.counter(
+      'l7flow_ipfix_data_records_sent_total',
+      'IPFIX data records written (flow, continuation, HTTP and options data records).',
+      ['transport'],
+    )(byTransport),
+    bytesSent: t.counter('l7flow_ipfix_sent_bytes_total', 'Octets of IPFIX messages written.', ['transport'])(
+      byTransport,
+    ),
+    templateRecordsSent: t.counter(
+      'l7flow_ipfix_template_records_sent_total',
+      'Template and options template records sent (at each session start and UDP refresh).',
+      ['transport'],
+    )(byTransport),
+    dataRecordsDropped: (reason) => dropped({ reason }),
+    continuations: t.counter(
+      'l7flow_ipfix_continuation_records_total',
+      'Extra flow records carrying HTTP transactions that did not fit the flow record (zero deltas).',
+    )(),
+    transactionsTruncated: t.counter(
+      'l7flow_ipfix_http_transactions_truncated_total',
+      'HTTP transactions whose strings were shortened to fit one IPFIX record.',
+    )(),
+    transactionsDropped: t.counter(
+      'l7flow_ipfix_http_transactions_dropped_total',
+      'HTTP transactions too large for one IPFIX record even with empty strings.',
+    )(),
+    connectFailures: t.counter('l7flow_ipfix_connect_failures_total', 'Failed attempts to open a session.', [
+      'transport',
+    ])(byTransport),
+    reconnects: t.counter('l7flow_ipfix_reconnects_total', 'Sessions opened after the first one.', ['transport'])(
+      byTransport,
+    ),
+    sessionUp: t.gauge('l7flow_ipfix_session_up', '1 while a transport session is open.', ['transport'])(byTransport),
+    udpErrors: t.counter(
+      'l7flow_ipfix_udp_errors_total',
+      'Errors the UDP socket reported, e.g. ICMP port unreachable from the collector host; the datagram concerned cannot be known.',
+    )(),
+  };
+}
