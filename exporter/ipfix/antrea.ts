@@ -64,8 +64,9 @@ function clusterIpField(family: 4 | 6): Field<AntreaRow> {
  */
 export function antreaTemplate(family: 4 | 6, linkHttpRecords: boolean): Template<AntreaRow> {
   const fields: Field<AntreaRow>[] = [
-    field(iana.flowStartSeconds, (r: AntreaRow) => r.flow.startUs / 1e6),
-    field(iana.flowEndSeconds, (r: AntreaRow) => r.flow.endUs / 1e6),
+    // Whole seconds: small integers, which (unlike fractions) cost no allocation per record.
+    field(iana.flowStartSeconds, (r: AntreaRow) => Math.floor(r.flow.startUs / 1e6)),
+    field(iana.flowEndSeconds, (r: AntreaRow) => Math.floor(r.flow.endUs / 1e6)),
     field(iana.flowEndReason, (r: AntreaRow) => r.flow.endReason),
     field(iana.sourceTransportPort, (r: AntreaRow) => r.flow.tuple.srcPort),
     field(iana.destinationTransportPort, (r: AntreaRow) => r.flow.tuple.dstPort),

@@ -1,9 +1,9 @@
 import type { FlowRecord, HttpEvent, PipelineRecord } from '../../pipeline/records.js';
 import { antreaTemplate, type AntreaRow } from './antrea.js';
 import { ByteWriter } from './codec/byte-writer.js';
-import { antreaFraming, MessageBuilder, rfcFraming, type EncodedMessage } from './codec/message.js';
+import { antreaFraming, MessageBuilder, rfcFraming, type AddResult, type EncodedMessage } from './codec/message.js';
 import type { Template } from './codec/templates.js';
-import { httpValsCapacity, planHttpVals } from './http-vals.js';
+import { httpValsCapacity, httpValsObject, planHttpVals } from './http-vals.js';
 import { emptyHttpRow, fillHttpRow, ianaHttpTemplate, truncateHttpRow } from './iana-http.js';
 import { antreaElementsOf, reliabilityTemplate, typeInfoTemplate, type ReliabilityStats } from './options.js';
 
@@ -126,11 +126,20 @@ export class FlowEncoder {
     row.httpVals = '';
     row.continuation = false;
     const http = httpEventsOf(flow);
+    const withHttpVals = http.length > 0 && this.options.httpEncoding !== 'iana';
 
+    // First try: every transaction in the flow's record (what nearly always fits).
+    const whole = withHttpVals ? httpValsObject(http) : '';
     let chunks = noChunks;
-    if (http.length > 0 && this.options.httpEncoding !== 'iana') {
-      // The space left for httpVals is what an empty message holds minus the record
+    let result: AddResult = 'too_large';
+    if (whole !== undefined) {
+      row.httpVals = whole;
+      result = builder.addRecord(template, row);
+    }
+    if (result === 'too_large' && withHttpVals) {
+      // Split: the room for httpVals is what an empty message holds minus the record
       // without it (whose empty httpVals took one prefix octet).
+      row.httpVals = '';
       const base = this.#recordLength(template, row);
       if (base === undefined) {
         report.invalid++;
@@ -140,22 +149,22 @@ export class FlowEncoder {
       report.truncatedTransactions += plan.truncated;
       report.droppedTransactions += plan.dropped;
       if (plan.chunks.length > 0) chunks = plan.chunks;
+      row.httpVals = chunks[0] as string;
+      result = builder.addRecord(template, row);
     }
+    if (result !== 'added') {
+      if (result === 'invalid') report.invalid++;
+      else report.tooLarge++;
+      return;
+    }
+    const d = flow.deltas;
+    builder.countFlow(d.packets + d.reversePackets, d.bytes + d.reverseBytes);
 
-    for (let i = 0; i < chunks.length; i++) {
+    // Continuations: the main record (which fitted) with a planned httpVals, so they fit.
+    row.continuation = true;
+    for (let i = 1; i < chunks.length; i++) {
       row.httpVals = chunks[i] as string;
-      row.continuation = i > 0;
-      const result = builder.addRecord(template, row);
-      if (i === 0) {
-        if (result !== 'added') {
-          if (result === 'invalid') report.invalid++;
-          else report.tooLarge++;
-          return;
-        }
-        const d = flow.deltas;
-        builder.countFlow(d.packets + d.reversePackets, d.bytes + d.reverseBytes);
-      } else if (result === 'added') report.continuations++;
-      // A continuation is the main record (which fitted) with a planned httpVals: it fits.
+      if (builder.addRecord(template, row) === 'added') report.continuations++;
     }
 
     if (this.options.httpEncoding !== 'antrea') for (const event of http) this.#encodeHttp(flow, event, report);

@@ -46,10 +46,11 @@ interface Metrics {
  * queues them; one background runner owns the transport, opening sessions with back-off,
  * sending templates first on each, then the queued messages in order.
  *
- * Back-pressure: while a session is up and the queue is full, consume() waits for the
- * runner to make room, so a slow collector slows the pipeline (the graph's sending queue
- * absorbs it). While no session is up, consume() never waits: a full queue drops by
- * `overflow` and counts, and the sequence numbers of the next session skip the loss.
+ * Back-pressure: while a session is up (or being opened) and the queue is full, consume()
+ * waits for the runner to make room, so a slow collector slows the pipeline (the graph's
+ * sending queue absorbs it). While no session is up, consume() never waits: a full queue
+ * drops by `overflow` and counts, and the sequence numbers of the next session skip the
+ * loss. Every wait is bounded: by connect_timeout, or by write_timeout on a stalled session.
  *
  * Accounting: a flow counts as sent when the message holding its main record is written,
  * and as dropped (by reason) when that message is dropped. Continuation and IANA HTTP
@@ -66,6 +67,7 @@ export class IpfixExporter implements ConsumingComponent {
   #closed = false;
   #flushing = false;
   #connection: Connection | undefined;
+  #connecting = false;
   #wakeRunner: Deferred | undefined;
   #roomFreed: Deferred | undefined;
   #pauseEnded: AbortController | undefined;
@@ -118,7 +120,7 @@ export class IpfixExporter implements ConsumingComponent {
     const { messages, report } = this.#encoder.encode(batch);
     this.#account(report);
     for (const message of messages) {
-      while (this.#queue.full && this.#connection !== undefined && !this.#closed) {
+      while (this.#queue.full && this.#sessionLikely && !this.#closed) {
         this.#roomFreed ??= deferred();
         await this.#roomFreed.promise;
       }
@@ -135,7 +137,7 @@ export class IpfixExporter implements ConsumingComponent {
   readonly shutdown = once(async (signal?: AbortSignal): Promise<void> => {
     this.#closed = true;
     this.#flushing = true;
-    this.#roomFreed?.resolve();
+    this.#wakeProducers();
     this.#wakeRunner?.resolve();
     this.#pauseEnded?.abort();
     const abort = () => {
@@ -152,6 +154,14 @@ export class IpfixExporter implements ConsumingComponent {
     for (const item of this.#queue.clear()) this.#dropped(item.message, reason);
   });
 
+  /**
+   * Whether messages are about to move: a session is up, or a connection attempt (bounded
+   * by connect_timeout) is under way. Only then does a producer wait for room.
+   */
+  get #sessionLikely(): boolean {
+    return this.#connection !== undefined || this.#connecting;
+  }
+
   /** Opens sessions one after another until shutdown; never throws. */
   async #run(): Promise<void> {
     const { reconnect } = this.resolved.config;
@@ -166,9 +176,12 @@ export class IpfixExporter implements ConsumingComponent {
       }
       rotating = false;
       let connection: Connection;
+      this.#connecting = true;
       try {
         connection = await this.#transport.open(this.#abort.signal);
       } catch (error) {
+        this.#connecting = false;
+        this.#wakeProducers(); // waiting producers now drop instead
         if (this.#abort.signal.aborted) return;
         failures++;
         this.#metrics.connectFailures.inc();
@@ -179,6 +192,7 @@ export class IpfixExporter implements ConsumingComponent {
         );
         continue;
       }
+      this.#connecting = false;
       failures = 0;
       const ended = await this.#serve(connection);
       await connection.close().catch(() => {});
@@ -211,6 +225,9 @@ export class IpfixExporter implements ConsumingComponent {
     if (this.#sessions > 1) this.#metrics.reconnects.inc();
     if (this.#outage) this.settings.logger.info({ transport: this.#transport.name }, 'IPFIX session established');
     this.#outage = false;
+    // Datagrams go out without waiting for each send's completion, a few at a time.
+    const inFlight: Promise<void>[] = [];
+    const settle = () => Promise.all(inFlight.splice(0));
     try {
       this.#refreshDue = true;
       while (!over) {
@@ -225,6 +242,7 @@ export class IpfixExporter implements ConsumingComponent {
         }
         const item = this.#queue.shift();
         if (!item) {
+          await settle();
           if (this.#flushing) {
             // The rfc profile's last word: how much this exporter could not send.
             ended = await this.#sendAll(connection, header, this.#encoder.statsMessages(this.#stats()));
@@ -233,8 +251,8 @@ export class IpfixExporter implements ConsumingComponent {
           await this.#idle();
           continue;
         }
-        this.#roomFreed?.resolve();
-        this.#roomFreed = undefined;
+        // Producers waiting for room resume once half the queue is free, not per message.
+        if (this.#queue.size <= this.#queue.capacity / 2) this.#wakeProducers();
         if (this.#templatesLost) {
           this.#templatesLost = false;
           const lost = await this.#sendAll(connection, header, this.#encoder.sessionMessages(this.#stats()));
@@ -244,46 +262,67 @@ export class IpfixExporter implements ConsumingComponent {
             break;
           }
         }
-        const failure = await this.#send(connection, header, item);
+        if (connection.kind === 'datagram') {
+          inFlight.push(this.#sendDatagram(connection, header, item));
+          if (inFlight.length >= DATAGRAM_WINDOW) await inFlight.shift();
+          continue;
+        }
+        const failure = await this.#sendOnStream(connection, header, item);
         if (failure) {
           ended = failure;
           break;
         }
       }
+      await settle();
     } finally {
       this.#connection = undefined;
       this.#refreshTimer?.cancel();
       this.#metrics.sessionUp.set(0);
-      this.#roomFreed?.resolve();
+      this.#wakeProducers();
     }
     return ended;
   }
 
   /**
-   * Writes one queued message. On a stream a failed write ends the session and the message
-   * goes back to the head of the queue for the next one; the error is returned.
+   * Writes one queued message on a stream. A failed write ends the session: the message
+   * goes back to the head of the queue for the next session, and the error is returned.
    */
-  async #send(connection: Connection, header: SessionHeader, item: QueuedMessage): Promise<Error | undefined> {
+  async #sendOnStream(connection: Connection, header: SessionHeader, item: QueuedMessage): Promise<Error | undefined> {
     const { message, skippedBefore } = item;
     header.stamp(message.bytes, this.settings.clock.nowUs(), skippedBefore);
     try {
       await connection.write(message.bytes);
     } catch (error) {
-      if (connection.kind === 'stream') {
-        this.#queue.unshift(item);
-        return asError(error);
-      }
-      // A lost datagram: the sequence moves past it. The collector may have restarted and
-      // lost our templates with it, so they go out again before the next message.
-      header.advance(skippedBefore + message.dataRecords);
-      this.#dropped(message, 'send_failed');
-      this.#templatesLost = true;
-      return undefined;
+      this.#queue.unshift(item);
+      return asError(error);
     }
     header.advance(skippedBefore + message.dataRecords);
+    this.#dataSent(message);
+    return undefined;
+  }
+
+  /**
+   * Sends one queued message as a datagram. Its records count in the sequence as soon as
+   * it leaves, delivered or not; a failed send loses that message only (counted), and as
+   * the collector may have restarted without our templates, they go before the next one.
+   */
+  async #sendDatagram(connection: Connection, header: SessionHeader, item: QueuedMessage): Promise<void> {
+    const { message, skippedBefore } = item;
+    header.stamp(message.bytes, this.settings.clock.nowUs(), skippedBefore);
+    header.advance(skippedBefore + message.dataRecords);
+    try {
+      await connection.write(message.bytes);
+    } catch {
+      this.#dropped(message, 'send_failed');
+      this.#templatesLost = true;
+      return;
+    }
+    this.#dataSent(message);
+  }
+
+  #dataSent(message: EncodedMessage): void {
     this.#sent(message);
     this.settings.telemetry.sent(message.flows);
-    return undefined;
   }
 
   /** Writes session messages (templates, options); returns the error that ended a stream session. */
@@ -376,6 +415,11 @@ export class IpfixExporter implements ConsumingComponent {
     }, this.resolved.config.template_refresh);
   }
 
+  #wakeProducers(): void {
+    this.#roomFreed?.resolve();
+    this.#roomFreed = undefined;
+  }
+
   /** Waits until a message is queued, the session ends, a refresh is due, or shutdown starts. */
   async #idle(): Promise<void> {
     if (this.#queue.size > 0 || this.#flushing || this.#refreshDue) return;
@@ -406,6 +450,9 @@ export class IpfixExporter implements ConsumingComponent {
     );
   }
 }
+
+/** Datagrams handed to the socket before waiting for the oldest one's completion. */
+const DATAGRAM_WINDOW = 32;
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));

@@ -48,6 +48,26 @@ function member(key: string, v: HttpVal): string {
   );
 }
 
+/**
+ * The key of each transaction: its `tx_id` as a string; events without one get "-1",
+ * "-2", ... in arrival order (Suricata tx ids are never negative, and Antrea's aggregator
+ * parses keys as int32).
+ */
+function keysOf(events: readonly HttpEvent[]): string[] {
+  let withoutTxId = 0;
+  return events.map((event) => (event.txId !== undefined ? String(event.txId) : String(-++withoutTxId)));
+}
+
+/**
+ * All of a flow's transactions as one httpVals object, or undefined when two of them share
+ * a key (planHttpVals() then splits them). The common case, measured only if it does not fit.
+ */
+export function httpValsObject(events: readonly HttpEvent[]): string | undefined {
+  const keys = keysOf(events);
+  if (new Set(keys).size !== keys.length) return undefined;
+  return `{${events.map((event, i) => member(keys[i] as string, httpVal(event.http))).join(',')}}`;
+}
+
 export interface HttpValsPlan {
   /** One complete JSON object per record: the flow's record first, then its continuations. */
   readonly chunks: readonly string[];
@@ -60,10 +80,8 @@ export interface HttpValsPlan {
 /**
  * Splits a flow's HTTP transactions into httpVals values of at most `capacity` UTF-8
  * bytes each, in arrival order, so that every record carries one valid JSON object and no
- * transaction is carried twice. Keys are the transaction's `tx_id` as a string; events
- * without one get "-1", "-2", ... (Suricata tx ids are never negative, and Antrea's
- * aggregator parses keys as int32). A key already present in the current object starts a
- * new object rather than overwrite the earlier transaction.
+ * transaction is carried twice. A key (see keysOf) already present in the current object
+ * starts a new object rather than overwrite the earlier transaction.
  *
  * A transaction that alone exceeds `capacity` has its strings shortened (url first, then
  * user agent, hostname, content type, method, protocol; whole characters kept); if it
@@ -76,7 +94,7 @@ export function planHttpVals(events: readonly HttpEvent[], capacity: number): Ht
   let members: string[] = [];
   let keys = new Set<string>();
   let size = 2; // "{}"
-  let withoutTxId = 0;
+  const allKeys = keysOf(events);
 
   const close = () => {
     if (members.length > 0) chunks.push(`{${members.join(',')}}`);
@@ -85,8 +103,8 @@ export function planHttpVals(events: readonly HttpEvent[], capacity: number): Ht
     size = 2;
   };
 
-  for (const event of events) {
-    const key = event.txId !== undefined ? String(event.txId) : String(-++withoutTxId);
+  for (const [i, event] of events.entries()) {
+    const key = allKeys[i] as string;
     let text = member(key, httpVal(event.http));
     let bytes = Buffer.byteLength(text);
     if (bytes + 2 > capacity) {

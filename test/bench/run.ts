@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { ipfixBench } from './ipfix.bench.js';
 import { pipelineBench } from './pipeline.bench.js';
 
 /** A benchmark prints its own rows with report(); it is never run by `npm test`. */
@@ -7,7 +8,7 @@ export interface Bench {
   run(): Promise<void>;
 }
 
-const benches: readonly Bench[] = [pipelineBench];
+const benches: readonly Bench[] = [pipelineBench, ipfixBench];
 
 const only = process.argv.slice(2);
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';

@@ -76,21 +76,26 @@ export class ByteWriter {
    * encoding (RFC 7011 §6.2). False when the value is not an integer that fits.
    */
   unsigned(value: number, width: number): boolean {
-    if (!Number.isSafeInteger(value) || value < 0 || (width < 7 && value >= 2 ** (8 * width))) return false;
     switch (width) {
+      // The masks reject fractions, NaN, negatives and overflow in one comparison.
       case 1:
+        if ((value & 0xff) !== value) return false;
         this.u8(value);
         return true;
       case 2:
+        if ((value & 0xffff) !== value) return false;
         this.u16(value);
         return true;
       case 4:
+        if (value >>> 0 !== value) return false;
         this.u32(value);
         return true;
       case 8:
+        if (!Number.isSafeInteger(value) || value < 0) return false;
         this.u64(value);
         return true;
-      default:
+      default: {
+        if (!Number.isSafeInteger(value) || value < 0 || (width < 7 && value >= 2 ** (8 * width))) return false;
         this.#ensure(width);
         for (let i = width - 1; i >= 0; i--) {
           this.#buf[this.#offset + i] = value % 256;
@@ -98,6 +103,7 @@ export class ByteWriter {
         }
         this.#offset += width;
         return true;
+      }
     }
   }
 
@@ -167,9 +173,24 @@ export class ByteWriter {
    * always well-formed UTF-8. False when the encoding exceeds 65535 bytes.
    */
   varlenString(value: string): boolean {
-    if (value.length === 0) {
-      this.u8(0);
-      return true;
+    const length = value.length;
+    if (length < 255) {
+      // Short ASCII (names, states, methods) is copied by hand: cheaper than a call into
+      // the UTF-8 encoder. Anything else takes the general path below.
+      this.#ensure(1 + length);
+      const b = this.#buf;
+      const o = this.#offset;
+      let i = 0;
+      for (; i < length; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[o + 1 + i] = c;
+      }
+      if (i === length) {
+        b[o] = length;
+        this.#offset = o + 1 + length;
+        return true;
+      }
     }
     const start = this.#offset;
     this.#ensure(3 + value.length * 3);
