@@ -153,6 +153,15 @@ describe('httpVals (PEN 56506 IE 156)', () => {
     expect(messages.reduce((sum, m) => sum + m.flows, 0)).toBe(1);
   });
 
+  it('splits more transactions than one field can hold (65535 octets) even in the largest messages', () => {
+    const l7 = Array.from({ length: 1000 }, (_, i) => httpTx(i));
+    const { records, report } = roundTrip([ipfixFlow({ l7 })], { maxMessageSize: 65535 });
+    const flows = flowRecordsOf(records);
+    expect(report.invalid).toBe(0);
+    expect(flows.length).toBeGreaterThanOrEqual(3); // ~190 kB of JSON
+    expect(flows.flatMap((r) => Object.keys(JSON.parse(httpValsOf(r)) as object))).toHaveLength(1000);
+  });
+
   it('shortens the url of a transaction too large for any record, keeping valid JSON', () => {
     const huge = httpTx(0, { url: `/${'é'.repeat(3000)}`, userAgent: 'ua' });
     const { records, report } = roundTrip([ipfixFlow({ l7: [huge, httpTx(1)] })], { maxMessageSize: 1452 });

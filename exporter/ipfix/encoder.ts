@@ -38,9 +38,9 @@ export interface EncodeReport {
 const noChunks: readonly string[] = [''];
 
 /**
- * Turns flow records into IPFIX messages: pure, synchronous, no I/O. Templates, Export
- * Time and Sequence Number belong to a transport session and are not its concern; it
- * leaves the header's time and sequence at zero for the session to stamp.
+ * Turns flow records into IPFIX messages: pure, synchronous, no I/O. Export Time and
+ * Sequence Number belong to a transport session: they are left at zero for the session to
+ * stamp, and sessionMessages() gives what every session starts with.
  *
  * In the `antrea` profile each template has a message of its own being filled (go-ipfix
  * reads one set per message), so interleaved IPv4, IPv6 and HTTP records still pack well.
@@ -65,6 +65,7 @@ export class FlowEncoder {
     if (options.profile === 'rfc') this.#shared = this.#newBuilder();
     else for (const t of this.dataTemplates) this.#builders.set(t.id, this.#newBuilder());
     this.#maxRecordLength = (this.#shared ?? this.#builderFor(this.#ipv4.id)).maxRecordLength;
+    // Reused for every record; `flow` is set before each use.
     this.#row = { flow: undefined as unknown as FlowRecord, httpVals: '', continuation: false };
   }
 
@@ -136,9 +137,10 @@ export class FlowEncoder {
       row.httpVals = whole;
       result = builder.addRecord(template, row);
     }
-    if (result === 'too_large' && withHttpVals) {
-      // Split: the room for httpVals is what an empty message holds minus the record
-      // without it (whose empty httpVals took one prefix octet).
+    if (result !== 'added' && withHttpVals) {
+      // Split (the whole object may also have passed the 65535-octet limit of a field, which
+      // the writer reports as invalid): the room for httpVals is what an empty message holds
+      // minus the record without it (whose empty httpVals took one prefix octet).
       row.httpVals = '';
       const base = this.#recordLength(template, row);
       if (base === undefined) {

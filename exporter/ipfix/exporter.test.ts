@@ -47,18 +47,21 @@ class FakeTransport implements Transport {
   readonly connections: FakeConnection[] = [];
   opens = 0;
   reachable = true;
+  /** While set, open() waits for it (a connection attempt under way). */
+  pending: Deferred | undefined;
 
   constructor(
     readonly name: TransportName,
     readonly refreshesTemplates = name === 'udp',
   ) {}
 
-  open(): Promise<Connection> {
+  async open(): Promise<Connection> {
     this.opens++;
-    if (!this.reachable) return Promise.reject(new Error('ECONNREFUSED'));
+    if (this.pending) await this.pending.promise;
+    if (!this.reachable) throw new Error('ECONNREFUSED');
     const connection = new FakeConnection(this.name === 'udp' ? 'datagram' : 'stream');
     this.connections.push(connection);
-    return Promise.resolve(connection);
+    return connection;
   }
 
   get current(): FakeConnection {
@@ -264,6 +267,37 @@ describe('ipfix exporter queue', () => {
     expect(data.flatMap((m) => m.records.map((r) => r.values.find(([n]) => n === 'flowStartSeconds')))).toHaveLength(4);
     expect(await metric('l7flow_records_dropped_total', { reason: 'queue_full' })).toBe(4);
     await exporter.shutdown();
+  });
+
+  it('waits for room while the first connection attempt is under way, and drops once it fails', async () => {
+    const { exporter, transport, metric } = setup('tcp', { queue_size: 1 });
+    transport.pending = deferred();
+    await exporter.start(host);
+    let done = false;
+    const consumed = (async () => {
+      for (let i = 0; i < 3; i++) await exporter.consume(flows(1, i));
+      done = true;
+    })();
+    await settle();
+    expect(done).toBe(false);
+    transport.pending.resolve();
+    await consumed;
+    await settle();
+    expect(await metric('l7flow_records_sent_total')).toBe(3);
+    await exporter.shutdown();
+
+    const failing = setup('tcp', { queue_size: 1 });
+    failing.transport.pending = deferred();
+    failing.transport.reachable = false;
+    await failing.exporter.start(host);
+    const attempt = (async () => {
+      for (let i = 0; i < 3; i++) await failing.exporter.consume(flows(1, i));
+    })();
+    await settle();
+    failing.transport.pending.resolve();
+    await attempt;
+    expect(await failing.metric('l7flow_records_dropped_total', { reason: 'queue_full' })).toBe(2);
+    await failing.exporter.shutdown();
   });
 
   it('while a session is up and the queue is full, consume waits for room instead of dropping', async () => {

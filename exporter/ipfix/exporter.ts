@@ -1,3 +1,4 @@
+import { formatHostPort } from '../../config/address.js';
 import { sleep, type Timer } from '../../pipeline/clock.js';
 import type { ConsumingComponent, Host, Settings } from '../../pipeline/component.js';
 import { ClosedError } from '../../pipeline/errors.js';
@@ -22,7 +23,7 @@ import { UdpTransport } from './transport-udp.js';
  */
 export type DropReason =
   | 'queue_full' // the send queue was full while no session was up
-  | 'send_failed' // a UDP send failed (e.g. ICMP port unreachable): that datagram is lost
+  | 'send_failed' // a UDP send failed outright: that datagram is lost
   | 'shutdown_timeout' // still queued when the shutdown deadline passed
   | 'collector_unreachable'; // still queued at shutdown, and no session could be opened
 
@@ -101,7 +102,7 @@ export class IpfixExporter implements ConsumingComponent {
     const { config, transport, endpoint, maxMessageSize, observationDomainId } = this.resolved;
     return {
       transport,
-      ...(transport === 'file' ? { path: config.path } : { endpoint: `${endpoint?.host}:${endpoint?.port}` }),
+      ...(transport === 'file' || !endpoint ? { path: config.path } : { endpoint: formatHostPort(endpoint) }),
       profile: config.profile,
       httpEncoding: config.http_encoding,
       observationDomainId,
@@ -229,7 +230,8 @@ export class IpfixExporter implements ConsumingComponent {
     const inFlight: Promise<void>[] = [];
     const settle = () => Promise.all(inFlight.splice(0));
     try {
-      this.#refreshDue = true;
+      this.#refreshDue = true; // every session starts with the templates
+      this.#templatesLost = false;
       while (!over) {
         if (this.#refreshDue) {
           this.#refreshDue = false;
@@ -370,13 +372,10 @@ export class IpfixExporter implements ConsumingComponent {
   }
 
   #account(report: EncodeReport): void {
-    const rejected = report.invalid + report.tooLarge + report.unsupported;
-    if (rejected > 0) {
-      this.settings.telemetry.dropped('invalid_record', report.invalid);
-      this.settings.telemetry.dropped('record_too_large', report.tooLarge);
-      this.settings.telemetry.dropped('unsupported_record', report.unsupported);
-      this.#notSentFlows(report.invalid + report.tooLarge, 0, 0);
-    }
+    this.settings.telemetry.dropped('invalid_record', report.invalid);
+    this.settings.telemetry.dropped('record_too_large', report.tooLarge);
+    this.settings.telemetry.dropped('unsupported_record', report.unsupported);
+    this.#notSentFlows(report.invalid + report.tooLarge, 0, 0);
     if (report.continuations > 0) this.#metrics.continuations.inc(report.continuations);
     if (report.truncatedTransactions > 0) this.#metrics.transactionsTruncated.inc(report.truncatedTransactions);
     if (report.droppedTransactions > 0) this.#metrics.transactionsDropped.inc(report.droppedTransactions);

@@ -13,7 +13,7 @@ export interface QueuedMessage {
  * `capacity` (plus one message being written, when a failed write puts it back): on
  * overflow it drops by policy, reports each dropped message through `onDrop`, and keeps
  * the dropped data records' count on the message that follows them, so that the sequence
- * numbers still advance past them when it is sent (RFC 7011 §3.1, §10.3.3).
+ * numbers still advance past them when it is sent (RFC 7011 §3.1).
  */
 export class SendQueue {
   readonly #ring: (QueuedMessage | undefined)[];

@@ -23,8 +23,8 @@ export class SessionHeader {
 
   /**
    * Stamps `message` as leaving now. `skippedBefore` data records were lost just before it
-   * (dropped from the queue): its sequence number jumps past them, so the collector sees
-   * the gap (§3.1: "the sequence number ... MUST reflect the loss").
+   * (dropped from the queue): its sequence number jumps past them, so that the collector
+   * sees the loss as a gap (§3.1 requires discarded records to show in the sequence).
    */
   stamp(message: Buffer, nowUs: number, skippedBefore: number): void {
     this.#exportTime = Math.max(this.#exportTime, Math.floor(nowUs / 1e6));

@@ -207,7 +207,7 @@ describe('message, template and data set bytes (RFC 7011 §3)', () => {
   });
 });
 
-describe('message size boundary (RFC 7011 §10.3.3: a record is never split)', () => {
+describe('message size boundary: a record is never split across messages', () => {
   const t = new Template<string>(256, [field(iana.applicationName, (s: string) => s)]);
 
   it('puts a record that exactly fits the maximum into the message', () => {

@@ -4,7 +4,7 @@
  * Antrea registry (PEN 56506) as go-ipfix publishes it.
  */
 
-/** IANA "IPFIX Information Element Data Types" codes (RFC 7012 §3.1; RFC 5610 §3.1). */
+/** IANA "IPFIX Information Element Data Types" codes (RFC 7012 §3.1, numbered for RFC 5610). */
 export const DataType = {
   octetArray: 0,
   unsigned8: 1,
@@ -28,7 +28,7 @@ export const DataType = {
 } as const;
 export type DataTypeName = keyof typeof DataType;
 
-/** IANA "IPFIX Information Element Semantics" codes (RFC 5610 §3.2). */
+/** IANA "IPFIX Information Element Semantics" codes (RFC 7012 §3.2, numbered for RFC 5610). */
 export const Semantics = {
   default: 0,
   quantity: 1,
