@@ -15,6 +15,13 @@ export class ByteWriter {
     this.#buf = Buffer.allocUnsafe(initialCapacity);
   }
 
+  /** A writer over an existing buffer (to patch it in place), cursor at 0. */
+  static over(buffer: Buffer): ByteWriter {
+    const writer = new ByteWriter(0);
+    writer.#buf = buffer;
+    return writer;
+  }
+
   get offset(): number {
     return this.#offset;
   }
@@ -357,7 +364,7 @@ export class ByteWriter {
   #ensure(extra: number): void {
     const needed = this.#offset + extra;
     if (needed <= this.#buf.length) return;
-    let capacity = this.#buf.length * 2;
+    let capacity = Math.max(64, this.#buf.length * 2);
     while (capacity < needed) capacity *= 2;
     const grown = Buffer.allocUnsafe(capacity);
     this.#buf.copy(grown, 0, 0, this.#offset);

@@ -213,6 +213,7 @@ export class MessageBuilder {
  * the session, modulo 2^32), RFC 7011 §3.1.
  */
 export function stampMessage(message: Buffer, exportTime: number, sequence: number): void {
-  message.writeUInt32BE(exportTime >>> 0, EXPORT_TIME_OFFSET);
-  message.writeUInt32BE(sequence >>> 0, SEQUENCE_OFFSET);
+  const w = ByteWriter.over(message);
+  w.patchU32(EXPORT_TIME_OFFSET, exportTime >>> 0);
+  w.patchU32(SEQUENCE_OFFSET, sequence >>> 0);
 }
