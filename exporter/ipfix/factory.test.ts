@@ -1,6 +1,15 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../config/load.js';
 import { factories } from '../../config/components.js';
+import { systemClock } from '../../pipeline/clock.js';
+import { Graph } from '../../pipeline/graph.js';
+import { Telemetry } from '../../pipeline/telemetry.js';
+import { CaptureLogger } from '../../test/support/capture-logger.js';
+import { createTestKit, httpEvent } from '../../test/support/components.js';
+import { IpfixDecoder, valueOf } from '../../test/support/ipfix-decode.js';
 import { parseEndpoint } from './endpoint.js';
 import { ipfixConfigSchema, resolveIpfixConfig, validateIpfixConfig, type IpfixConfig } from './factory.js';
 import { observationDomainFromName } from './observation-domain.js';
@@ -103,5 +112,48 @@ service: { pipelines: { flows: { receivers: [], exporters: [ipfix] } } }
         'exporters.ipfix.reconnect.initial_interval: must be a duration such as 500ms, 5s or 1m (got "soon")',
       ]),
     );
+  });
+
+  it('runs in a pipeline: flow records from a processor end up in the file, and the start line says where', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'l7flow-ipfix-graph-'));
+    try {
+      const path = join(dir, 'flows.ipfix');
+      const kit = createTestKit();
+      const result = parseConfig(
+        `
+receivers: { test_source: }
+processors: { test_join: }
+exporters: { ipfix: { transport: file, path: ${JSON.stringify(path)}, observation_domain_id: 7 } }
+service: { pipelines: { flows: { receivers: [test_source], processors: [test_join], exporters: [ipfix] } } }
+`,
+        { factories: kit.factories, env: {} },
+      );
+      if (!result.ok) throw new Error(result.problems.join('\n'));
+      const logger = new CaptureLogger();
+      const graph = new Graph(result.config, {
+        logger,
+        clock: systemClock,
+        telemetry: new Telemetry(),
+        onFatal: (id, error) => {
+          throw new Error(`${id}: ${error.message}`);
+        },
+      });
+      await graph.start();
+      await kit.sources.get('test_source')!.emit([httpEvent(0), httpEvent(1, '/cart')]);
+      expect((await graph.shutdown()).clean).toBe(true);
+      expect(logger.lines).toContainEqual(
+        expect.objectContaining({ msg: 'exporter started', component: 'ipfix', transport: 'file', path }),
+      );
+      const decoded = new IpfixDecoder().decodeStream(await readFile(path));
+      if (!decoded.ok) throw new Error(decoded.error);
+      const urls = decoded.value
+        .flatMap((m) => m.records)
+        .flatMap((r) => Object.values(JSON.parse(String(valueOf(r, 'httpVals'))) as Record<string, { url: string }>))
+        .map((transaction) => transaction.url);
+      expect(urls).toEqual(['/item/0', '/cart']);
+      expect(decoded.value.every((m) => m.domain === 7)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
