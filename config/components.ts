@@ -3,6 +3,7 @@ import { flowJoinProcessorFactory } from '../processor/flow_join/index.js';
 import { conntrackReceiverFactory } from '../receiver/conntrack/index.js';
 import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
 import { otlpExporterFactory } from '../exporter/otlp/index.js';
+import { ipfixExporterFactory } from '../exporter/ipfix/index.js';
 import type { Factory } from '../pipeline/component.js';
 import { k8sL7ProcessorFactory } from '../processor/k8s_l7/index.js';
 import { factoryRegistry } from './load.js';
@@ -14,6 +15,7 @@ export const allFactories: readonly Factory[] = [
   k8sL7ProcessorFactory,
   flowJoinProcessorFactory,
   debugExporterFactory,
+  ipfixExporterFactory,
   otlpExporterFactory,
 ];
 

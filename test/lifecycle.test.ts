@@ -8,7 +8,9 @@ import { conntrackReceiverFactory } from '../receiver/conntrack/index.js';
 import { suricataEveReceiverFactory } from '../receiver/suricata_eve/index.js';
 import { otlpExporterFactory } from '../exporter/otlp/index.js';
 import { k8sL7ProcessorFactory } from '../processor/k8s_l7/index.js';
+import { ipfixExporterFactory } from '../exporter/ipfix/index.js';
 import { httpEvent } from './support/components.js';
+import { ipfixFlow } from './support/ipfix-records.js';
 import { describeLifecycle, type LifecycleCase } from './support/lifecycle.js';
 import { flow, httpTx, serverPod } from './support/otlp-records.js';
 
@@ -38,6 +40,11 @@ const cases: LifecycleCase[] = [
       mirror: { mode: 'none' },
     }),
     sample: [httpEvent(0)],
+  },
+  {
+    factory: ipfixExporterFactory,
+    config: (dir) => ({ transport: 'file', path: join(dir, 'flows.ipfix') }),
+    sample: [ipfixFlow({ l7: [httpEvent(0)] })],
   },
 ];
 

@@ -4,6 +4,7 @@ import { eveBench } from './eve.bench.js';
 import { flowJoinBench } from './flow-join.bench.js';
 import { otlpBench } from './otlp.bench.js';
 import { k8sL7Bench } from './k8s-l7.bench.js';
+import { ipfixBench } from './ipfix.bench.js';
 import { pipelineBench } from './pipeline.bench.js';
 
 /** A benchmark prints its own rows with report(); it is never run by `npm test`. */
@@ -12,7 +13,15 @@ export interface Bench {
   run(): Promise<void> | void;
 }
 
-const benches: readonly Bench[] = [pipelineBench, eveBench, flowJoinBench, otlpBench, conntrackBench, k8sL7Bench];
+const benches: readonly Bench[] = [
+  pipelineBench,
+  eveBench,
+  conntrackBench,
+  k8sL7Bench,
+  flowJoinBench,
+  ipfixBench,
+  otlpBench,
+];
 
 const only = process.argv.slice(2);
 const cpu = os.cpus()[0]?.model ?? 'unknown cpu';

@@ -1,0 +1,2 @@
+export { ipfixExporterFactory } from './factory.js';
+export type { IpfixConfig } from './factory.js';
