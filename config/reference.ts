@@ -75,11 +75,13 @@ function table(keys: readonly KeyDoc[]): string[] {
   return [
     '| key | type | default | description |',
     '| --- | --- | --- | --- |',
-    ...keys.map(
-      (k) =>
-        `| \`${k.path}\` | ${cell(k.type)} | ${k.defaultValue === undefined ? 'required' : `\`${cell(k.defaultValue)}\``} | ${cell(k.description)} |`,
-    ),
+    ...keys.map((k) => `| \`${k.path}\` | ${cell(k.type)} | ${showDefault(k.defaultValue)} | ${cell(k.description)} |`),
   ];
+}
+
+function showDefault(value: string | undefined): string {
+  if (value === undefined) return 'required';
+  return value === optionalWithoutDefault ? value : `\`${value.replace(/\|/g, '\\|')}\``;
 }
 
 /** Strips defaults, optionality and transforms down to the schema that says what is accepted. */
@@ -120,14 +122,22 @@ function typeName(schema: z.ZodType): string {
   if (inner instanceof z.ZodString) return 'string';
   if (inner instanceof z.ZodBoolean) return 'boolean';
   if (inner instanceof z.ZodObject) return 'mapping';
+  if (inner instanceof z.ZodUnion) return (inner.options as z.ZodType[]).map(typeName).join(' or ');
   return inner._zod.def.type;
 }
 
+/** The default as text; `optionalWithoutDefault` for optional keys that have none. */
+const optionalWithoutDefault = 'not set';
+
 function defaultOf(schema: z.ZodType): string | undefined {
   let node: z.ZodType = schema;
-  while (node instanceof z.ZodOptional || node instanceof z.ZodNullable) node = node.unwrap() as z.ZodType;
+  let optional = false;
+  while (node instanceof z.ZodOptional || node instanceof z.ZodNullable) {
+    optional = true;
+    node = node.unwrap() as z.ZodType;
+  }
   if (!(node instanceof z.ZodDefault || node instanceof z.ZodPrefault))
-    return node instanceof z.ZodOptional ? '' : undefined;
+    return optional ? optionalWithoutDefault : undefined;
   const value: unknown = node._zod.def.defaultValue;
   return typeof value === 'string' ? (value === '' ? '""' : value) : JSON.stringify(value);
 }

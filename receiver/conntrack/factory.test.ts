@@ -82,7 +82,6 @@ describe('conntrack receiver configuration', () => {
       '{ source: ovs, set_sysctls: true }',
       'receivers.conntrack.set_sysctls: applies to kernel conntrack only (source netlink or procfs), not to source ovs',
     ],
-    ['{ ovs: { rundir: /run/ovs } }', 'receivers.conntrack.ovs.rundir: only used with source: ovs (source is netlink)'],
     [
       '{ source: ovs, ovs: { datapath: --help } }',
       'receivers.conntrack.ovs.datapath: must be a datapath name such as netdev@ovs-netdev (got "--help")',

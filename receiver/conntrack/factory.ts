@@ -93,12 +93,6 @@ function validate(config: ConntrackConfig): string[] {
     problems.push('events_restart.initial_delay: must not exceed events_restart.max_delay');
   if (config.set_sysctls && config.source === 'ovs')
     problems.push('set_sysctls: applies to kernel conntrack only (source netlink or procfs), not to source ovs');
-  if (config.source !== 'ovs') {
-    for (const key of ['datapath', 'rundir'] as const) {
-      if (config.ovs[key] !== undefined)
-        problems.push(`ovs.${key}: only used with source: ovs (source is ${config.source})`);
-    }
-  }
   return problems;
 }
 
