@@ -36,8 +36,9 @@ export interface ShutdownResult {
  *
  * Wiring per pipeline: receivers -> processors (in order) -> a SendingQueue per exporter.
  * A receiver in several pipelines feeds all of them; an exporter in several pipelines has one
- * instance and one queue. Record counters (`received`/`sent`) are kept on the edges here, so
- * components only count their drops and what they hold.
+ * instance and one queue. Record counters (`received`/`sent`) are kept on the edges here,
+ * counted once the receiving side accepted a batch, so components only count their drops and
+ * what they hold (receivers count what they read; each exporter's queue counts its intake).
  */
 export class Graph {
   readonly #exporters: Node[] = [];
