@@ -24,6 +24,14 @@ export interface QueueGauge {
 /** Reads how many records a component holds in one place, at scrape time. */
 export type HeldCount = () => number;
 
+/** The terms of a component's accounting identity, as its stop log line states them. */
+export interface RecordAccounting {
+  readonly received: number;
+  readonly sent: number;
+  readonly dropped: Readonly<Record<string, number>>;
+  readonly held: Readonly<Record<string, number>>;
+}
+
 /** How often a component may log an aggregated drop warning. */
 const dropWarningIntervalUs = 10_000_000;
 
@@ -133,6 +141,8 @@ export class ComponentTelemetry {
   readonly #droppedFamily: (labels: Labels) => BoundCounter;
   readonly #errorFamily: (labels: Labels) => BoundCounter;
   readonly #pending = { dropped: new Map<string, number>(), errors: new Map<string, number>() };
+  readonly #totals = { received: 0, sent: 0, dropped: new Map<string, number>() };
+  readonly #holders = new Map<string, HeldCount>();
   #lastDetail: string | undefined;
   #lastWarningUs = Number.NEGATIVE_INFINITY;
 
@@ -158,11 +168,15 @@ export class ComponentTelemetry {
   }
 
   received(count: number): void {
-    if (count > 0) this.#received.inc(count);
+    if (count <= 0) return;
+    this.#received.inc(count);
+    this.#totals.received += count;
   }
 
   sent(count: number): void {
-    if (count > 0) this.#sent.inc(count);
+    if (count <= 0) return;
+    this.#sent.inc(count);
+    this.#totals.sent += count;
   }
 
   /**
@@ -172,6 +186,7 @@ export class ComponentTelemetry {
   dropped(reason: string, count: number, detail?: string): void {
     if (count <= 0) return;
     this.#droppedFamily({ reason }).inc(count);
+    this.#totals.dropped.set(reason, (this.#totals.dropped.get(reason) ?? 0) + count);
     this.#aggregate(this.#pending.dropped, reason, count, detail);
   }
 
@@ -212,7 +227,23 @@ export class ComponentTelemetry {
    * Counted in records of the unit the component receives, so that it closes the identity.
    */
   holds(buffer: string, count: HeldCount): void {
+    this.#holders.set(buffer, count);
     this.telemetry.registerHeld(this.component, buffer, count);
+  }
+
+  /**
+   * This component's record counts so far, held records read now. The graph puts them in the
+   * component's stop line: once the agent has exited there is no /metrics left to scrape.
+   */
+  accounting(): RecordAccounting {
+    const held: Record<string, number> = {};
+    for (const [buffer, count] of this.#holders) held[buffer] = count();
+    return {
+      received: this.#totals.received,
+      sent: this.#totals.sent,
+      dropped: Object.fromEntries(this.#totals.dropped),
+      held,
+    };
   }
 
   /** A counter family; call the result with the extra label values to get a cached child. */

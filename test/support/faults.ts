@@ -1,10 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { MetricsSnapshot, accountingViolations } from './accounting.js';
+import type { RecordAccounting } from '../../pipeline/telemetry.js';
+import { MetricsSnapshot, accountingViolations, stageAccount } from './accounting.js';
 import { spawnCli, type CliRun } from './cli.js';
+import type { TestCollector } from './ipfix-collector.js';
+import { valueOf } from './ipfix-decode.js';
 
 /**
  * What the fault-injection tests share: EVE lines whose transactions can be found again at
@@ -168,9 +171,49 @@ export class AgentProcess {
     for (;;) {
       const snapshot = await this.checkedScrape();
       if (condition(snapshot)) return snapshot;
-      if (Date.now() > deadline) throw new Error(`${what}: not met within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`${what}: not met within ${timeoutMs} ms; last scrape:\n${summary(snapshot)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  /**
+   * Scrapes every `everyMs` in the background and checks every identity on each scrape, until
+   * stop(), which reports how many scrapes there were and every violation seen.
+   */
+  monitor(everyMs = 250): { stop(): Promise<{ scrapes: number; violations: string[] }> } {
+    let scrapes = 0;
+    let stopped = false;
+    const violations: string[] = [];
+    const loop = (async () => {
+      while (!stopped) {
+        try {
+          const snapshot = await this.scrape();
+          scrapes++;
+          for (const problem of accountingViolations(snapshot)) violations.push(`scrape ${scrapes}: ${problem}`);
+        } catch (error) {
+          if (!stopped && this.running) violations.push(`scrape failed: ${String(error)}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, everyMs));
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+        return { scrapes, violations };
+      },
+    };
+  }
+
+  /** Each component's final accounting, from the stop lines the agent logged as it exited. */
+  finalAccounting(): Map<string, RecordAccounting> {
+    const out = new Map<string, RecordAccounting>();
+    for (const line of this.run.logs) {
+      if (typeof line.msg === 'string' && line.msg.endsWith(' stopped') && typeof line.component === 'string')
+        out.set(line.component, line.records as RecordAccounting);
+    }
+    return out;
   }
 
   /** Log lines (JSON) the agent wrote, optionally of one component. */
@@ -191,4 +234,97 @@ export class AgentProcess {
     if (this.running) this.run.child.kill('SIGKILL');
     await this.run.exit;
   }
+}
+
+/**
+ * A TCP relay in front of a server, to make that server unreachable and reachable again on
+ * the same address: cut() stops listening and drops every relayed connection (clients get
+ * ECONNREFUSED), restore() listens again on the same port.
+ */
+export class TcpRelay {
+  readonly #connections = new Set<Socket>();
+  #server: Server | undefined;
+
+  private constructor(
+    readonly port: number,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  static async start(target: { host: string; port: number }): Promise<TcpRelay> {
+    const relay = new TcpRelay(await freePort(), target);
+    await relay.restore();
+    return relay;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async restore(): Promise<void> {
+    if (this.#server) return;
+    const server = createServer((client) => {
+      const upstream = connect(this.target.port, this.target.host);
+      for (const socket of [client, upstream]) {
+        this.#connections.add(socket);
+        socket.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+        socket.on('close', () => this.#connections.delete(socket));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.#server = server;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const socket of this.#connections) socket.destroy();
+    this.#connections.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** A port that was free a moment ago (bound, then released), for a server started later. */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/**
+ * The transaction numbers (of run `tag`) in the flow records a test collector decoded, one
+ * entry per time a transaction arrived: Antrea's httpVals keys each transaction's fields.
+ */
+export function ipfixTransactions(collector: TestCollector, tag: string): number[] {
+  const found: number[] = [];
+  for (const record of collector.records) {
+    const httpVals = valueOf(record, 'httpVals');
+    if (typeof httpVals !== 'string' || httpVals === '') continue;
+    for (const tx of Object.values(JSON.parse(httpVals) as Record<string, { url?: string }>)) {
+      const n = transactionOf(tag, tx.url);
+      if (n !== undefined) found.push(n);
+    }
+  }
+  return found;
+}
+
+/** 0, 1, ... n-1: the transaction numbers a run of `n` sent. */
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
+/** One line per component: its accounting terms, for failure messages. */
+export function summary(snapshot: MetricsSnapshot): string {
+  return snapshot
+    .components()
+    .map((component) => `  ${component}: ${JSON.stringify(stageAccount(snapshot, component))}`)
+    .join('\n');
 }
