@@ -1,0 +1,206 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { RecordAccounting } from '../../pipeline/telemetry.js';
+import { AgentProcess, faultDir, httpLines, ipfixTransactions, openEve, transactionOf } from '../support/faults.js';
+import { TestCollector } from '../support/ipfix-collector.js';
+import { OtlpReceiver } from '../support/otlp-receiver.js';
+
+/**
+ * SIGTERM while Suricata clients send as fast as the agent takes their lines. Within
+ * service.shutdown_timeout the agent delivers what it holds, or counts what it cannot deliver;
+ * its last word, each component's stop line, must account for every record.
+ */
+
+const shutdownTimeoutMs = 3000;
+
+/** Suricata clients writing transactions back to back until stopped; returns how many lines each wrote. */
+function load(socket: string, clients: number) {
+  let stopped = false;
+  let next = 0;
+  const writers = Array.from({ length: clients }, async () => {
+    const client: Socket = await openEve(socket);
+    client.on('error', () => {});
+    while (!stopped && !client.destroyed) {
+      const from = next;
+      next += 200;
+      const ok = client.write(httpLines('term', from, 200));
+      if (!ok) await new Promise((resolve) => client.once('drain', resolve).once('close', resolve));
+    }
+    client.destroy();
+  });
+  return {
+    stop: async () => {
+      stopped = true;
+      await Promise.all(writers);
+    },
+  };
+}
+
+/** A collector that accepts connections and never reads: TCP back-pressure all the way. */
+async function stalledCollector(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    socket.pause();
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** received = sent + dropped + held, with nothing held any more: delivered or counted. */
+function settled(records: RecordAccounting | undefined): { balance: number; held: number } {
+  if (!records) return { balance: Number.NaN, held: Number.NaN };
+  const sum = (values: Readonly<Record<string, number>>) => Object.values(values).reduce((a, b) => a + b, 0);
+  return {
+    balance: records.received - records.sent - sum(records.dropped) - sum(records.held),
+    held: sum(records.held),
+  };
+}
+
+describe('SIGTERM under full load', () => {
+  it(
+    'with healthy collectors: everything the agent took in is delivered before it exits',
+    { timeout: 60_000 },
+    async () => {
+      const dir = await faultDir('term-ok');
+      const tcp = await TestCollector.tcp();
+      const rx = await OtlpReceiver.start();
+      const socket = join(dir.path, 'eve.sock');
+      const output = join(dir.path, 'records.jsonl');
+      let agent: AgentProcess | undefined;
+      try {
+        agent = await AgentProcess.start(dir.path, {
+          receivers: { suricata_eve: { socket: { path: socket } } },
+          processors: { flow_join: {} },
+          exporters: {
+            ipfix: { endpoint: `127.0.0.1:${tcp.port}`, transport: 'tcp' },
+            otlp: { endpoint: rx.endpoint, tls: { insecure: true }, signals: ['logs'] },
+            debug: { path: output },
+          },
+          service: {
+            shutdown_timeout: '10s',
+            pipelines: {
+              flows: { receivers: ['suricata_eve'], processors: ['flow_join'], exporters: ['ipfix', 'otlp', 'debug'] },
+            },
+          },
+        });
+        const traffic = load(socket, 4);
+        await agent.waitForMetrics(
+          'under load',
+          (m) => m.value('l7flow_records_sent_total', { component: 'debug' }) > 20_000,
+        );
+        const { code, ms } = await agent.stop();
+        await traffic.stop();
+        expect(code).toBe(0);
+        expect(ms).toBeLessThan(10_000);
+
+        const final = agent.finalAccounting();
+        const eve = final.get('suricata_eve');
+        expect(eve?.received).toBeGreaterThan(20_000);
+        for (const id of ['suricata_eve', 'ipfix', 'otlp', 'debug']) {
+          expect(settled(final.get(id)), id).toEqual({ balance: 0, held: 0 });
+        }
+        // Only the lines a vanishing client cut short are lost; every event went out, everywhere.
+        const events = (eve?.received ?? 0) - (eve?.dropped.truncated ?? 0);
+        expect(eve?.dropped).toEqual({ truncated: eve?.dropped.truncated ?? 0 });
+        for (const id of ['ipfix', 'otlp', 'debug'])
+          expect(final.get(id), id).toMatchObject({ sent: events, dropped: {} });
+        const written = (await readFile(output, 'utf8')).trim().split('\n');
+        expect(written).toHaveLength(events);
+        expect(new Set(ipfixTransactions(tcp, 'term')).size).toBe(events);
+        expect(rx.logs).toHaveLength(events);
+        const seen = new Set(
+          written.map((line) =>
+            transactionOf('term', (JSON.parse(line) as { l7: { http: { url: string } }[] }).l7[0]?.http.url),
+          ),
+        );
+        expect(seen.size).toBe(events);
+      } finally {
+        await agent?.kill();
+        await tcp.close();
+        await rx.close();
+        await dir.remove();
+      }
+    },
+  );
+
+  it(
+    'with a collector that stopped reading and a receiver that hangs: exits at the deadline, every loss counted',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const dir = await faultDir('term-stuck');
+      const stalled = await stalledCollector();
+      const rx = await OtlpReceiver.start();
+      rx.hang('traces', 10_000);
+      rx.hang('logs', 10_000);
+      const socket = join(dir.path, 'eve.sock');
+      const output = join(dir.path, 'records.jsonl');
+      let agent: AgentProcess | undefined;
+      try {
+        agent = await AgentProcess.start(dir.path, {
+          receivers: { suricata_eve: { socket: { path: socket } } },
+          processors: { flow_join: {} },
+          exporters: {
+            ipfix: { endpoint: `127.0.0.1:${stalled.port}`, transport: 'tcp', queue_size: 64 },
+            otlp: { endpoint: rx.endpoint, tls: { insecure: true }, timeout: '30s' },
+            debug: { path: output },
+          },
+          service: {
+            shutdown_timeout: `${shutdownTimeoutMs}ms`,
+            pipelines: {
+              flows: { receivers: ['suricata_eve'], processors: ['flow_join'], exporters: ['ipfix', 'otlp', 'debug'] },
+            },
+          },
+        });
+        const traffic = load(socket, 4);
+        const loaded = await agent.waitForMetrics(
+          'the stuck exporters holding records',
+          (m) =>
+            m.value('l7flow_records_held', { component: 'ipfix' }) > 1000 &&
+            m.value('l7flow_records_held', { component: 'otlp' }) > 1000,
+        );
+        expect(loaded.value('l7flow_records_sent_total', { component: 'debug' })).toBeGreaterThan(0);
+        const { code, ms } = await agent.stop();
+        await traffic.stop();
+        // The deadline passed with records still held, and the agent says so in its exit status.
+        expect(code).toBe(1);
+        expect(ms).toBeLessThan(shutdownTimeoutMs + 2000);
+        expect(agent.logs().find((l) => l.msg === 'l7flow stopped uncleanly')).toBeDefined();
+
+        const final = agent.finalAccounting();
+        for (const id of ['suricata_eve', 'flow_join', 'ipfix', 'otlp', 'debug']) expect(final.has(id), id).toBe(true);
+        for (const id of ['suricata_eve', 'ipfix', 'otlp', 'debug']) {
+          expect(settled(final.get(id)), id).toEqual({ balance: 0, held: 0 });
+        }
+        const ipfix = final.get('ipfix');
+        const otlp = final.get('otlp');
+        expect(ipfix?.dropped.shutdown_timeout).toBeGreaterThan(0);
+        expect(otlp?.dropped.shutdown_timeout).toBeGreaterThan(0);
+        expect(otlp?.sent).toBe(0);
+        // The healthy exporter next to them was not held back: it delivered everything.
+        const debug = final.get('debug');
+        expect(debug).toMatchObject({ dropped: {}, sent: debug?.received });
+        expect((await readFile(output, 'utf8')).trim().split('\n')).toHaveLength(debug?.received ?? -1);
+        const warned = agent.logs().filter((l) => l.msg === 'records dropped');
+        expect(warned.map((l) => l.component).sort()).toEqual(expect.arrayContaining(['ipfix', 'otlp']));
+      } finally {
+        await agent?.kill();
+        await stalled.close();
+        await rx.close();
+        await dir.remove();
+      }
+    },
+  );
+});
