@@ -156,8 +156,13 @@ export function formatIssues(
   return messages;
 }
 
+/** Zod's own messages start like these; anything else was written for the schema and is kept. */
+const zodMessagePrefixes = ['Invalid', 'Too small', 'Too big', 'Unrecognized', 'Expected'];
+
 function issueMessage(issue: z.core.$ZodIssue): string {
   const got = 'input' in issue ? ` (got ${show(issue.input)})` : '';
+  if (issue.code !== 'custom' && !zodMessagePrefixes.some((prefix) => issue.message.startsWith(prefix)))
+    return issue.message;
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return 'is required';
@@ -180,7 +185,9 @@ function issueMessage(issue: z.core.$ZodIssue): string {
     case 'not_multiple_of':
       return `must be a multiple of ${Number(issue.divisor)}${got}`;
     case 'invalid_format':
-      return `must be a valid ${issue.format}${got}`;
+      return issue.format === 'regex' && 'pattern' in issue
+        ? `must match ${String(issue.pattern)}${got}`
+        : `must be a valid ${issue.format}${got}`;
     default:
       return issue.message;
   }

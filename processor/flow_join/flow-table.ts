@@ -185,7 +185,7 @@ export class FlowTable {
 
   /** A complete dump proves that connections of its zones not reported since it began are gone. */
   ingestDumpEnd(end: ConnDumpEnd, nowUs: number): void {
-    const startUs = this.#dumpStartUs ?? end.timeUs;
+    const startUs = Math.min(this.#dumpStartUs ?? end.timeUs, end.timeUs);
     this.#dumpStartUs = undefined;
     if (!end.complete) return;
     const zones = new Set(end.zones);
