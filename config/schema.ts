@@ -211,8 +211,11 @@ export function knownKeys(schema: z.ZodType, path: readonly PathSegment[]): stri
   return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
 }
 
-/** Strips defaults, optionality and transforms to reach the structural schema. */
-export function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
+/**
+ * Strips defaults, optionality and transforms to reach the structural schema. With
+ * `keepTagged`, stops at a transform tagged with a type for the documentation (duration, size).
+ */
+export function unwrap(schema: z.ZodType | undefined, options: { keepTagged?: boolean } = {}): z.ZodType | undefined {
   let node = schema;
   for (;;) {
     if (
@@ -222,12 +225,18 @@ export function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
       node instanceof z.ZodNullable
     ) {
       node = node.unwrap() as z.ZodType;
-    } else if (node instanceof z.ZodPipe) {
+    } else if (node instanceof z.ZodPipe && !(options.keepTagged && taggedType(node))) {
       node = node.in as z.ZodType;
     } else {
       return node;
     }
   }
+}
+
+/** The documentation type a helper above tagged its schema with (`duration`, `size`, `host:port`). */
+export function taggedType(schema: z.ZodType): string | undefined {
+  const meta = z.globalRegistry.get(schema) as { type?: unknown } | undefined;
+  return typeof meta?.type === 'string' ? meta.type : undefined;
 }
 
 /** The candidate within edit distance 2 of `word`, if exactly one is closest. */

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { packageRoot, packageVersion } from '../config/paths.js';
 import { spawnCli, type CliRun } from './support/cli.js';
+import { corpusDir } from './support/corpus.js';
 import { until } from './support/until.js';
 
 const fixture = (...parts: string[]) => join(packageRoot, 'test', 'fixtures', ...parts);
@@ -167,6 +169,43 @@ describe('l7flow replay', () => {
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as { kind: string; l7: { txId?: number }[] });
     expect(records.flatMap((r) => r.l7.map((e) => String(e.txId ?? '-'))).sort()).toEqual(['-', '-', '0', '1']);
+  });
+
+  it('replays a real Suricata eve.json: every transaction in exactly one record, records per Suricata flow', async () => {
+    const ait = join(
+      corpusDir,
+      'eve',
+      'ait-logdata-anomaly-miner',
+      'aecid-testsuite',
+      'demo',
+      'aminerJsonInputDemo',
+      'json_logs',
+      'eve.json',
+    );
+    if (!existsSync(ait)) {
+      process.stderr.write(`SKIPPED the replay of the shared corpus: needs ${ait}\n`);
+      return;
+    }
+    const transactions: string[] = [];
+    for (const line of readFileSync(ait, 'utf8').split('\n')) {
+      if (line === '') continue;
+      const event = JSON.parse(line) as {
+        event_type?: string;
+        flow_id?: number;
+        tx_id?: number;
+        dns?: { tx_id?: number };
+      };
+      if (['http', 'tls', 'dns'].includes(event.event_type ?? ''))
+        transactions.push(`${event.flow_id} ${event.event_type}`);
+    }
+    const run = cli(['replay', ait], { L7FLOW_LOG_ENCODING: 'json', L7FLOW_REPLAY_FORMAT: 'json' });
+    expect((await run.exit).code).toBe(0);
+    const records = run.stdout
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { l7: { flowId: number; kind: string }[] });
+    const exported = records.flatMap((r) => r.l7.map((e) => `${e.flowId} ${e.kind}`));
+    expect(exported.sort()).toEqual(transactions.sort());
+    expect(records.every((r) => new Set(r.l7.map((e) => e.flowId)).size === 1)).toBe(true);
   });
 
   it('needs at least one file', async () => {
