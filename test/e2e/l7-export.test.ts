@@ -13,6 +13,7 @@ import {
   type ConnectionName,
   type ScenarioOutcome,
 } from '../support/e2e-scenario.js';
+import { ovsLockWaitMs } from '../support/ovs-lock.js';
 import { E2eTopology, httpPort, topologyCommands, userAgent, type ObservedExchange } from '../support/e2e-topology.js';
 import type { ReceivedSpan } from '../support/otlp-receiver.js';
 import { describeWith } from '../support/requirements.js';
@@ -97,7 +98,7 @@ describeWith(
 
     beforeAll(async () => {
       topology = await E2eTopology.start();
-    });
+    }, ovsLockWaitMs + 60_000);
 
     afterAll(async () => {
       await cleanup.run();

@@ -1,8 +1,6 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { ovsCommands, PrivateOvs, run } from './k8s-l7-ovs.js';
 
 /**
  * The end-to-end test's node: a private Open vSwitch in userspace mode (its own run dir, no
@@ -17,16 +15,7 @@ import { join } from 'node:path';
  * ports of the netdev datapath are persistent tap devices, daemons are reaped late by PID 1.)
  */
 
-export const topologyCommands = [
-  'ovsdb-tool',
-  'ovsdb-server',
-  'ovs-vswitchd',
-  'ovs-vsctl',
-  'ovs-ofctl',
-  'ovs-appctl',
-  'ip',
-  'ethtool',
-];
+export const topologyCommands = [...ovsCommands, 'ovs-appctl'];
 
 export type Role = 'client' | 'server' | 'bystander';
 export const roles: readonly Role[] = ['client', 'server', 'bystander'];
@@ -59,17 +48,6 @@ export interface ObservedExchange extends PlannedRequest {
 export const httpPort = 8080;
 export const userAgent = 'l7flow-e2e/1.0';
 export const zone = 65520;
-
-const schema = '/usr/share/openvswitch/vswitch.ovsschema';
-
-export function run(file: string, args: readonly string[], env?: NodeJS.ProcessEnv, timeoutMs = 10_000) {
-  return new Promise<string>((resolve, reject) => {
-    execFile(file, args, { env, timeout: timeoutMs, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${file} ${args.join(' ')}: ${stderr.trim() || error.message}`));
-      else resolve(stdout);
-    });
-  });
-}
 
 /**
  * An HTTP server for a namespace (argv: address, port): 404 for /missing, 500 for /fail, a
@@ -131,11 +109,9 @@ export class E2eTopology {
   readonly bridge = `l7e2e${this.id}br`;
   readonly target = `l7e2e${this.id}tap`;
   readonly pods: Readonly<Record<Role, PodEnd>>;
-  readonly env: NodeJS.ProcessEnv;
   readonly #servers: ChildProcess[] = [];
 
-  private constructor(readonly rundir: string) {
-    this.env = { ...process.env, OVS_RUNDIR: rundir, OVS_DBDIR: rundir, OVS_LOGDIR: rundir };
+  private constructor(readonly ovs: PrivateOvs) {
     const subnet = `10.${randomInt(100, 200)}.${randomInt(0, 256)}`;
     const end = (role: Role, index: number): PodEnd => ({
       role,
@@ -148,9 +124,8 @@ export class E2eTopology {
 
   /** Starts the switch, builds the topology and an HTTP server in every namespace. */
   static async start(): Promise<E2eTopology> {
-    const topology = new E2eTopology(await mkdtemp(join(tmpdir(), 'l7e2e-ovs-')));
+    const topology = new E2eTopology(await PrivateOvs.start());
     try {
-      await topology.#startDaemons();
       await topology.#build();
       for (const role of roles) await topology.#serveHttp(topology.pods[role]);
     } catch (error) {
@@ -160,13 +135,18 @@ export class E2eTopology {
     return topology;
   }
 
+  /** The private OVS run dir: OVSDB socket, conntrack and mirror tools point here. */
+  get rundir(): string {
+    return this.ovs.dir;
+  }
+
   vsctl(...args: string[]): Promise<string> {
-    return run('ovs-vsctl', ['--timeout=10', ...args], this.env);
+    return this.ovs.vsctl(...args);
   }
 
   /** Empties the userspace conntrack table, so a scenario sees only its own connections. */
   async flushConntrack(): Promise<void> {
-    await run('ovs-appctl', ['dpctl/flush-conntrack'], this.env);
+    await run('ovs-appctl', ['dpctl/flush-conntrack'], this.ovs.env);
   }
 
   /**
@@ -226,35 +206,13 @@ export class E2eTopology {
   async destroy(): Promise<void> {
     for (const server of this.#servers.splice(0)) await stopChild(server);
     await this.vsctl('--if-exists', 'del-br', this.bridge).catch(() => '');
-    await stopDaemon(join(this.rundir, 'ovs-vswitchd.pid'));
-    await stopDaemon(join(this.rundir, 'ovsdb-server.pid'));
+    await this.ovs.stop();
     for (const role of roles) {
       await run('ip', ['link', 'del', this.pods[role].port]).catch(() => '');
       await run('ip', ['netns', 'del', this.pods[role].netns]).catch(() => '');
     }
     // The netdev datapath's internal ports are tap devices that outlive the bridge.
     for (const device of [this.bridge, this.target]) await run('ip', ['link', 'del', device]).catch(() => '');
-    await rm(this.rundir, { recursive: true, force: true });
-  }
-
-  async #startDaemons(): Promise<void> {
-    const dir = this.rundir;
-    await run('ovsdb-tool', ['create', join(dir, 'conf.db'), schema], this.env);
-    const daemon = (name: string) => [
-      `--pidfile=${join(dir, `${name}.pid`)}`,
-      `--log-file=${join(dir, `${name}.log`)}`,
-      '-vconsole:off',
-      '--no-chdir',
-      '--detach',
-    ];
-    await run(
-      'ovsdb-server',
-      [join(dir, 'conf.db'), `--remote=punix:${join(dir, 'db.sock')}`, ...daemon('ovsdb-server')],
-      this.env,
-    );
-    await this.vsctl('--no-wait', 'init');
-    // --detach returns once the daemon is ready.
-    await run('ovs-vswitchd', [`unix:${join(dir, 'db.sock')}`, ...daemon('ovs-vswitchd')], this.env);
   }
 
   async #build(): Promise<void> {
@@ -284,12 +242,8 @@ export class E2eTopology {
     await this.vsctl('add-port', this.bridge, this.target, '--', 'set', 'Interface', this.target, 'type=internal');
     await run('ip', ['link', 'set', this.target, 'up']);
     // The target receives only what a mirror copies to it, never flooded traffic.
-    await run('ovs-ofctl', ['mod-port', this.bridge, this.target, 'no-flood'], this.env);
-    await run(
-      'ovs-ofctl',
-      ['add-flow', this.bridge, `priority=100,ip,actions=ct(commit,zone=${zone}),NORMAL`],
-      this.env,
-    );
+    await this.ovs.ofctl('mod-port', this.bridge, this.target, 'no-flood');
+    await this.ovs.ofctl('add-flow', this.bridge, `priority=100,ip,actions=ct(commit,zone=${zone}),NORMAL`);
   }
 
   async #serveHttp(pod: PodEnd): Promise<void> {
@@ -318,19 +272,4 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   const killer = setTimeout(() => child.kill('SIGKILL'), 3000);
   await exited;
   clearTimeout(killer);
-}
-
-/** Stops a detached daemon by its pid file; returns once it is gone or a zombie (PID 1 reaps late). */
-async function stopDaemon(pidFile: string): Promise<void> {
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-  if (!Number.isInteger(pid) || pid <= 1 || !(await alive(pid))) return;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 100 && (await alive(pid)); i++) await new Promise((resolve) => setTimeout(resolve, 30));
-  if (await alive(pid)) process.kill(pid, 'SIGKILL');
-}
-
-async function alive(pid: number): Promise<boolean> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const state = /^State:\s+(\S)/m.exec(status)?.[1];
-  return state !== undefined && state !== 'Z';
 }
