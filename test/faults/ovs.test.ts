@@ -1,67 +1,73 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import type { MetricsSnapshot } from '../support/accounting.js';
-import { eventually } from '../support/conntrack-netns.js';
-import { AgentProcess, faultDir, httpLines, sendEve } from '../support/faults.js';
-import { IsolatedOvs } from '../support/faults-ovs.js';
-import { ovsCommands } from '../support/k8s-l7-ovs.js';
+import { mirrorName, writePodsFile } from '../support/e2e-agent.js';
+import { StandInL7Engine } from '../support/e2e-l7-engine.js';
+import { E2eTopology, httpPort, topologyCommands } from '../support/e2e-topology.js';
+import { AgentProcess, faultDir, summary } from '../support/faults.js';
+import { run } from '../support/k8s-l7-ovs.js';
+import { ovsLockWaitMs } from '../support/ovs-lock.js';
 import { describeWith } from '../support/requirements.js';
 
 /**
- * The mirror reconciler of a running agent against a real Open vSwitch that restarts and
- * loses the port Suricata listens on. Meanwhile L7 events keep flowing through k8s_l7: the
- * pipeline does not wait for OVS, and the accounting holds on every scrape.
+ * The running agent's mirror reconciler against a real Open vSwitch that fails under it: the
+ * end-to-end topology (Pods as network namespaces on a userspace bridge, a mirror target port,
+ * tshark standing in for Suricata on that port). ovs-vswitchd goes away and comes back (OVSDB
+ * keeps the Mirror row, the target's no-flood is lost with the switch); the target port is
+ * deleted and added again (the Mirror row loses its output). After each, the agent restores
+ * the mirror by itself, the engine sees the HTTP traffic again, and the transactions are
+ * exported. The accounting identities hold on every scrape, throughout.
  */
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describeWith({ root: true, commands: ovsCommands }, 'Open vSwitch faults', () => {
-  let ovs: IsolatedOvs;
-  let dir: Awaited<ReturnType<typeof faultDir>>;
+describeWith({ root: true, commands: [...topologyCommands, 'tshark'] }, 'Open vSwitch faults', () => {
+  let topology: E2eTopology | undefined;
+  let dir: Awaited<ReturnType<typeof faultDir>> | undefined;
   let agent: AgentProcess | undefined;
+  let engine: StandInL7Engine | undefined;
 
   beforeAll(async () => {
-    dir = await faultDir('mirror');
-    ovs = await IsolatedOvs.start();
-  });
+    dir = await faultDir('ovs');
+    topology = await E2eTopology.start();
+  }, ovsLockWaitMs + 60_000);
   afterAll(async () => {
+    await engine?.stop();
     await agent?.kill();
-    await ovs?.stop();
+    await topology?.destroy();
     await dir?.remove();
-  });
+  }, 30_000);
 
   it(
-    'ovs-vswitchd restarts, and the target port disappears and reappears: the mirror converges by itself',
+    'ovs-vswitchd restarts, and the target port disappears and reappears: the agent restores the mirror by itself',
     {
-      timeout: 60_000,
+      timeout: 120_000,
     },
     async () => {
-      const podPort = `l7fo${ovs.id}p`;
-      const target = `l7fo${ovs.id}t`;
-      await ovs.addInternalPort(podPort);
-      await ovs.addInternalPort(target);
-      const pods = join(dir.path, 'pods.yaml');
-      await writeFile(
-        pods,
-        stringify({
-          namespaces: [{ name: 'shop', annotations: { 'visibility.antrea.io/l7-export': 'ingress' } }],
-          pods: [{ name: 'web-0', namespace: 'shop', node: 'node-a', ips: ['10.50.0.2'], ovs_port: podPort }],
-        }),
-      );
-      const socket = join(dir.path, 'eve.sock');
-      agent = await AgentProcess.start(dir.path, {
-        receivers: { suricata_eve: { socket: { path: socket } } },
+      const net = topology!;
+      const { path } = dir!;
+      const socket = join(path, 'eve.sock');
+      const output = join(path, 'records.jsonl');
+      await writePodsFile(net, path, { server: 'ingress' });
+      agent = await AgentProcess.start(path, {
+        receivers: { suricata_eve: { socket: { path: socket }, event_types: ['http'] } },
         processors: {
           k8s_l7: {
             pods: 'file',
-            pods_file: pods,
-            mirror: { bridge: ovs.bridge, target_port: target, rundir: ovs.dir, resync_period: '1s' },
+            pods_file: join(path, 'pods.yaml'),
+            post_events: false,
+            mirror: {
+              mode: 'ovsdb_mirror',
+              bridge: net.bridge,
+              target_port: net.target,
+              mirror_name: mirrorName,
+              rundir: net.rundir,
+              resync_period: '1s',
+            },
           },
-          flow_join: {},
+          flow_join: { idle_timeout: '1s', active_timeout: '2s', l7_pending_ttl: '1s' },
         },
-        exporters: { debug: { path: join(dir.path, 'records.jsonl') } },
+        exporters: { debug: { path: output } },
         service: {
           pipelines: {
             flows: { receivers: ['suricata_eve'], processors: ['k8s_l7', 'flow_join'], exporters: ['debug'] },
@@ -69,62 +75,122 @@ describeWith({ root: true, commands: ovsCommands }, 'Open vSwitch faults', () =>
         },
       });
       const running = agent;
-      const monitor = agent.monitor(250);
-      const mirrored = async () => {
-        const mirror = await ovs.mirror('l7flow');
-        return mirror?.src.join() === podPort && mirror.dst.join() === podPort && mirror.output === target;
+      const monitor = running.monitor(250);
+
+      const eventually = async (what: string, condition: () => Promise<boolean>, timeoutMs = 20_000) => {
+        const deadline = Date.now() + timeoutMs;
+        while (!(await condition())) {
+          if (Date.now() > deadline)
+            throw new Error(`${what}: not within ${timeoutMs} ms\n${summary(await running.scrape())}`);
+          await sleep(200);
+        }
       };
-      const converged = async () => ((await mirrored()) && (await ovs.noFlood(target)) ? true : undefined);
-      const metric = (m: MetricsSnapshot, name: string, labels: Record<string, string> = {}) => m.value(name, labels);
-      // Transactions to the opted-in Pod, sent all along: the pipeline never waits for OVS.
-      let sent = 0;
-      const traffic = async () => {
-        await sendEve(socket, httpLines('ovs', sent, 20, { dstIp: '10.50.0.2' }));
-        sent += 20;
+      /** Read with ovs-vsctl/ovs-ofctl, not with the code under test. */
+      const noFlood = async () => {
+        const ports = await net.ovs.ofctl('dump-ports-desc', net.bridge);
+        return new RegExp(`\\(${net.target}\\):.*\\n(?:\\s+\\S.*\\n)*?\\s*config:\\s*.*NO_FLOOD`).test(ports);
+      };
+      const mirrorInstalled = async () => {
+        const mirror = await net.mirror(mirrorName);
+        return (
+          mirror !== undefined && mirror.toTarget && mirror.src.join() === 'server' && mirror.dst.join() === 'server'
+        );
+      };
+      const converged = async () => (await mirrorInstalled()) && (await noFlood());
+      const errors = async (reason: string) =>
+        (await running.checkedScrape()).value('l7flow_k8s_mirror_reconcile_errors_total', { reason });
+      /** The target's tap device up again after OVS re-created it (what Suricata's host would do). */
+      const targetUp = async () => {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await run('ip', ['link', 'set', net.target, 'up']);
+            return;
+          } catch (error) {
+            if (attempt >= 50) throw error;
+            await sleep(100);
+          }
+        }
+      };
+      const exportedUrls = async (): Promise<string[]> => {
+        const text = await readFile(output, 'utf8').catch(() => '');
+        return text
+          .split('\n')
+          .filter((line) => line !== '')
+          .flatMap((line) => (JSON.parse(line) as { l7: { http?: { url?: string } }[] }).l7)
+          .flatMap((event) => (event.http?.url === undefined ? [] : [event.http.url]));
+      };
+
+      /**
+       * HTTP from client to server while the engine captures the target port: every request is
+       * seen by the engine (so the mirror copies it) and exported once.
+       */
+      let sentTransactions = 0;
+      const traffic = async (phase: string) => {
+        engine = await StandInL7Engine.start({ iface: net.target, httpPort });
+        await engine.connect(socket);
+        const plan = Array.from({ length: 5 }, (_, i) => ({ method: 'GET' as const, path: `/${phase}/${i}` }));
+        const seen = await net.exchange('client', 'server', plan);
+        expect(seen.map((s) => s.status)).toEqual(plan.map(() => 200));
+        const capturing = engine;
+        await eventually(`the engine to see the ${phase} transactions`, () =>
+          Promise.resolve(capturing.events.length >= 5),
+        );
+        expect(capturing.problems).toEqual([]);
+        expect(capturing.events.map((e) => e.http.url)).toEqual(plan.map((p) => p.path));
+        await capturing.stop();
+        engine = undefined;
+        sentTransactions += plan.length;
+        await eventually(`the ${phase} transactions exported`, async () => {
+          const urls = await exportedUrls();
+          return plan.every((p) => urls.includes(p.path));
+        });
       };
 
       await eventually('the mirror installed', converged);
-      await traffic();
+      await traffic('before');
 
-      // ovs-vswitchd goes away: reading OpenFlow state fails and is counted; the Mirror row
-      // stays in OVSDB, but the target's no-flood is lost with the switch.
-      await ovs.stopSwitch();
-      await traffic();
-      await running.waitForMetrics(
+      // ovs-vswitchd stops: reconciles fail (counted) while it is away; the Mirror row stays in
+      // OVSDB, the target's no-flood goes with the switch.
+      const failuresBefore = await errors('ovs_command');
+      await run('ovs-appctl', ['-t', 'ovs-vswitchd', 'exit'], net.ovs.env);
+      await eventually(
         'a reconcile failing on the stopped switch',
-        (m) => metric(m, 'l7flow_k8s_mirror_reconcile_errors_total', { reason: 'ovs_command' }) >= 1,
+        async () => (await errors('ovs_command')) > failuresBefore,
       );
-      await sleep(1000);
-      await ovs.startSwitch();
-      expect(await ovs.noFlood(target)).toBe(false);
-      await eventually('no-flood restored after the restart', converged, { ms: 15_000 });
-      await traffic();
+      await net.ovs.startVswitchd();
+      await targetUp();
+      await eventually('the mirror restored after the restart', converged);
+      await traffic('after-restart');
 
       // The target port disappears: nothing can be mirrored, which is counted, until it is back.
-      await ovs.deletePort(target);
-      await running.waitForMetrics(
-        'the missing target noticed',
-        (m) => metric(m, 'l7flow_k8s_mirror_reconcile_errors_total', { reason: 'target_port_missing' }) >= 1,
-      );
-      expect(await mirrored()).toBe(false);
-      await traffic();
-      await ovs.addInternalPort(target);
-      await eventually('mirroring to the new target port', converged, { ms: 15_000 });
-      await traffic();
+      await net.vsctl('del-port', net.bridge, net.target);
+      await eventually('the missing target noticed', async () => (await errors('target_port_missing')) >= 1);
+      const mirrorOutput = await net.vsctl('--bare', '--columns=output_port', 'find', 'Mirror', `name=${mirrorName}`);
+      expect(mirrorOutput.trim()).toBe('');
+      await sleep(2_000);
+      await net.vsctl('add-port', net.bridge, net.target, '--', 'set', 'Interface', net.target, 'type=internal');
+      await targetUp();
+      await eventually('the mirror restored to the new target port', converged);
+      await traffic('after-port-back');
 
       const done = await running.waitForMetrics(
         'every transaction exported',
-        (m) => metric(m, 'l7flow_records_sent_total', { component: 'debug' }) === sent,
+        (m) =>
+          m.value('l7flow_join_transactions_exported_total') === sentTransactions &&
+          m.value('l7flow_records_held') === 0,
       );
-      expect(metric(done, 'l7flow_k8s_mirror_pods', { state: 'installed' })).toBe(1);
-      expect(metric(done, 'l7flow_records_dropped_total', { component: 'k8s_l7' })).toBe(0);
+      expect(done.value('l7flow_records_received_total', { component: 'suricata_eve' })).toBe(sentTransactions);
+      expect(done.value('l7flow_records_dropped_total')).toBe(0);
+      expect(done.value('l7flow_k8s_mirror_pods', { state: 'installed' })).toBe(1);
+      const urls = await exportedUrls();
+      expect(urls).toHaveLength(sentTransactions);
       const { scrapes, violations } = await monitor.stop();
       expect(violations).toEqual([]);
       expect(scrapes).toBeGreaterThan(10);
       const logs = running.logs('k8s_l7').map((l) => l.msg);
       expect(logs).toContain('mirror reconcile cannot reach the desired state; retrying');
       expect(logs).toContain('mirror reconcile recovered');
-      expect((await agent.stop()).code).toBe(0);
+      expect((await running.stop()).code).toBe(0);
     },
   );
 });
