@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RecordAccounting } from '../../pipeline/telemetry.js';
+import type { MetricsSnapshot } from '../support/accounting.js';
 import { AgentProcess, faultDir, httpLines, ipfixTransactions, openEve, transactionOf } from '../support/faults.js';
 import { TestCollector } from '../support/ipfix-collector.js';
 import { OtlpReceiver } from '../support/otlp-receiver.js';
@@ -57,19 +58,43 @@ async function stalledCollector(): Promise<{ port: number; close(): Promise<void
   };
 }
 
+const sum = (values: Readonly<Record<string, number>>) => Object.values(values).reduce((a, b) => a + b, 0);
+
 /** received = sent + dropped + held, with nothing held any more: delivered or counted. */
 function settled(records: RecordAccounting | undefined): { balance: number; held: number } {
   if (!records) return { balance: Number.NaN, held: Number.NaN };
-  const sum = (values: Readonly<Record<string, number>>) => Object.values(values).reduce((a, b) => a + b, 0);
   return {
     balance: records.received - records.sent - sum(records.dropped) - sum(records.held),
     held: sum(records.held),
   };
 }
 
+const exporters = ['ipfix', 'otlp', 'debug'] as const;
+
+/**
+ * The agent's last word, its stop lines, checked stage by stage: each stage settled, each
+ * took in exactly what the one before passed on, and only `allowed` drop reasons occurred.
+ * Returns the EVE transactions that entered the pipeline (lines cut short by a vanishing
+ * client are not transactions).
+ */
+function expectSettledChain(
+  final: Map<string, RecordAccounting>,
+  allowed: Readonly<Record<string, readonly string[]>>,
+): number {
+  for (const id of ['suricata_eve', 'flow_join', ...exporters]) {
+    expect(settled(final.get(id)), id).toEqual({ balance: 0, held: 0 });
+    for (const reason of Object.keys(final.get(id)?.dropped ?? {})) expect(allowed[id] ?? [], id).toContain(reason);
+  }
+  const eve = final.get('suricata_eve')!;
+  const join = final.get('flow_join')!;
+  expect(join.received).toBe(eve.sent);
+  for (const id of exporters) expect(final.get(id)?.received, id).toBe(join.sent);
+  return eve.received - (eve.dropped.truncated ?? 0);
+}
+
 describe('SIGTERM under full load', () => {
   it(
-    'with healthy collectors: everything the agent took in is delivered before it exits',
+    'with healthy collectors: what is queued at SIGTERM is delivered before the deadline, the exit is clean',
     { timeout: 60_000 },
     async () => {
       const dir = await faultDir('term-ok');
@@ -94,37 +119,53 @@ describe('SIGTERM under full load', () => {
             },
           },
         });
+        const monitor = agent.monitor(250);
         const traffic = load(socket, 4);
-        await agent.waitForMetrics(
-          'under load',
-          (m) => m.value('l7flow_records_sent_total', { component: 'debug' }) > 20_000,
+        // Full load: more than the exporters deliver, so records wait in their queues (and
+        // overflow them, counted as queue_full) when the signal comes.
+        const queued = (m: MetricsSnapshot) =>
+          sum(Object.fromEntries(exporters.map((id) => [id, m.value('l7flow_records_held', { component: id })])));
+        const loaded = await agent.waitForMetrics(
+          'under load, records queued in the exporters',
+          (m) => m.value('l7flow_records_sent_total', { component: 'debug' }) > 20_000 && queued(m) > 0,
         );
+        expect(queued(loaded)).toBeGreaterThan(0);
+        // Scrapes end with the signal: /metrics closes as the agent stops; its stop lines tell the rest.
+        const { violations } = await monitor.stop();
+        expect(violations).toEqual([]);
         const { code, ms } = await agent.stop();
         await traffic.stop();
         expect(code).toBe(0);
         expect(ms).toBeLessThan(10_000);
+        expect(agent.logs().find((l) => l.msg === 'l7flow stopped')).toBeDefined();
 
+        // Nothing was lost to the shutdown: the only losses are lines cut short by clients that
+        // vanished mid-line and what overflowed the queues under load, each counted.
         const final = agent.finalAccounting();
-        const eve = final.get('suricata_eve');
-        expect(eve?.received).toBeGreaterThan(20_000);
-        for (const id of ['suricata_eve', 'ipfix', 'otlp', 'debug']) {
-          expect(settled(final.get(id)), id).toEqual({ balance: 0, held: 0 });
+        const transactions = expectSettledChain(final, {
+          suricata_eve: ['truncated'],
+          ipfix: ['queue_full'],
+          otlp: ['queue_full'],
+          debug: ['queue_full'],
+        });
+        expect(transactions).toBeGreaterThan(20_000);
+        for (const id of exporters) {
+          const records = final.get(id)!;
+          expect(records.sent + (records.dropped.queue_full ?? 0), id).toBe(transactions);
         }
-        // Only the lines a vanishing client cut short are lost; every event went out, everywhere.
-        const events = (eve?.received ?? 0) - (eve?.dropped.truncated ?? 0);
-        expect(eve?.dropped).toEqual({ truncated: eve?.dropped.truncated ?? 0 });
-        for (const id of ['ipfix', 'otlp', 'debug'])
-          expect(final.get(id), id).toMatchObject({ sent: events, dropped: {} });
+        // What the exporters count as sent is what arrived at the far end, each transaction once.
         const written = (await readFile(output, 'utf8')).trim().split('\n');
-        expect(written).toHaveLength(events);
-        expect(new Set(ipfixTransactions(tcp, 'term')).size).toBe(events);
-        expect(rx.logs).toHaveLength(events);
+        expect(written).toHaveLength(final.get('debug')!.sent);
         const seen = new Set(
           written.map((line) =>
             transactionOf('term', (JSON.parse(line) as { l7: { http: { url: string } }[] }).l7[0]?.http.url),
           ),
         );
-        expect(seen.size).toBe(events);
+        expect(seen.size).toBe(written.length);
+        const viaIpfix = ipfixTransactions(tcp, 'term');
+        expect(new Set(viaIpfix).size).toBe(viaIpfix.length);
+        expect(viaIpfix).toHaveLength(final.get('ipfix')!.sent);
+        expect(rx.logs).toHaveLength(final.get('otlp')!.sent);
       } finally {
         await agent?.kill();
         await tcp.close();
@@ -136,9 +177,7 @@ describe('SIGTERM under full load', () => {
 
   it(
     'with a collector that stopped reading and a receiver that hangs: exits at the deadline, every loss counted',
-    {
-      timeout: 60_000,
-    },
+    { timeout: 60_000 },
     async () => {
       const dir = await faultDir('term-stuck');
       const stalled = await stalledCollector();
@@ -164,6 +203,7 @@ describe('SIGTERM under full load', () => {
             },
           },
         });
+        const monitor = agent.monitor(250);
         const traffic = load(socket, 4);
         const loaded = await agent.waitForMetrics(
           'the stuck exporters holding records',
@@ -172,6 +212,8 @@ describe('SIGTERM under full load', () => {
             m.value('l7flow_records_held', { component: 'otlp' }) > 1000,
         );
         expect(loaded.value('l7flow_records_sent_total', { component: 'debug' })).toBeGreaterThan(0);
+        const { violations } = await monitor.stop();
+        expect(violations).toEqual([]);
         const { code, ms } = await agent.stop();
         await traffic.stop();
         // The deadline passed with records still held, and the agent says so in its exit status.
@@ -180,19 +222,24 @@ describe('SIGTERM under full load', () => {
         expect(agent.logs().find((l) => l.msg === 'l7flow stopped uncleanly')).toBeDefined();
 
         const final = agent.finalAccounting();
-        for (const id of ['suricata_eve', 'flow_join', 'ipfix', 'otlp', 'debug']) expect(final.has(id), id).toBe(true);
-        for (const id of ['suricata_eve', 'ipfix', 'otlp', 'debug']) {
-          expect(settled(final.get(id)), id).toEqual({ balance: 0, held: 0 });
+        const transactions = expectSettledChain(final, {
+          suricata_eve: ['truncated'],
+          ipfix: ['queue_full', 'shutdown_timeout'],
+          otlp: ['queue_full', 'shutdown_timeout'],
+          debug: ['queue_full'],
+        });
+        for (const id of exporters) {
+          const records = final.get(id)!;
+          expect(records.sent + sum(records.dropped), id).toBe(transactions);
         }
-        const ipfix = final.get('ipfix');
-        const otlp = final.get('otlp');
-        expect(ipfix?.dropped.shutdown_timeout).toBeGreaterThan(0);
-        expect(otlp?.dropped.shutdown_timeout).toBeGreaterThan(0);
-        expect(otlp?.sent).toBe(0);
-        // The healthy exporter next to them was not held back: it delivered everything.
-        const debug = final.get('debug');
-        expect(debug).toMatchObject({ dropped: {}, sent: debug?.received });
-        expect((await readFile(output, 'utf8')).trim().split('\n')).toHaveLength(debug?.received ?? -1);
+        const ipfix = final.get('ipfix')!;
+        const otlp = final.get('otlp')!;
+        expect(ipfix.dropped.shutdown_timeout).toBeGreaterThan(0);
+        expect(otlp.dropped.shutdown_timeout).toBeGreaterThan(0);
+        expect(otlp.sent).toBe(0);
+        // The healthy exporter next to them was not held back: its queue was flushed in time.
+        const debug = final.get('debug')!;
+        expect((await readFile(output, 'utf8')).trim().split('\n')).toHaveLength(debug.sent);
         const warned = agent.logs().filter((l) => l.msg === 'records dropped');
         expect(warned.map((l) => l.component).sort()).toEqual(expect.arrayContaining(['ipfix', 'otlp']));
       } finally {
