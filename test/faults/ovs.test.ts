@@ -5,7 +5,6 @@ import { mirrorName, writePodsFile } from '../support/e2e-agent.js';
 import { StandInL7Engine } from '../support/e2e-l7-engine.js';
 import { E2eTopology, httpPort, topologyCommands } from '../support/e2e-topology.js';
 import { AgentProcess, faultDir, summary } from '../support/faults.js';
-import { run } from '../support/k8s-l7-ovs.js';
 import { ovsLockWaitMs } from '../support/ovs-lock.js';
 import { describeWith } from '../support/requirements.js';
 
@@ -99,18 +98,6 @@ describeWith({ root: true, commands: [...topologyCommands, 'tshark'] }, 'Open vS
       const converged = async () => (await mirrorInstalled()) && (await noFlood());
       const errors = async (reason: string) =>
         (await running.checkedScrape()).value('l7flow_k8s_mirror_reconcile_errors_total', { reason });
-      /** The target's tap device up again after OVS re-created it (what Suricata's host would do). */
-      const targetUp = async () => {
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await run('ip', ['link', 'set', net.target, 'up']);
-            return;
-          } catch (error) {
-            if (attempt >= 50) throw error;
-            await sleep(100);
-          }
-        }
-      };
       const exportedUrls = async (): Promise<string[]> => {
         const text = await readFile(output, 'utf8').catch(() => '');
         return text
@@ -152,13 +139,12 @@ describeWith({ root: true, commands: [...topologyCommands, 'tshark'] }, 'Open vS
       // ovs-vswitchd stops: reconciles fail (counted) while it is away; the Mirror row stays in
       // OVSDB, the target's no-flood goes with the switch.
       const failuresBefore = await errors('ovs_command');
-      await run('ovs-appctl', ['-t', 'ovs-vswitchd', 'exit'], net.ovs.env);
+      await net.ovs.stopVswitchd();
       await eventually(
         'a reconcile failing on the stopped switch',
         async () => (await errors('ovs_command')) > failuresBefore,
       );
       await net.ovs.startVswitchd();
-      await targetUp();
       await eventually('the mirror restored after the restart', converged);
       await traffic('after-restart');
 
@@ -168,8 +154,7 @@ describeWith({ root: true, commands: [...topologyCommands, 'tshark'] }, 'Open vS
       const mirrorOutput = await net.vsctl('--bare', '--columns=output_port', 'find', 'Mirror', `name=${mirrorName}`);
       expect(mirrorOutput.trim()).toBe('');
       await sleep(2_000);
-      await net.vsctl('add-port', net.bridge, net.target, '--', 'set', 'Interface', net.target, 'type=internal');
-      await targetUp();
+      await net.ovs.addInternalPort(net.bridge, net.target);
       await eventually('the mirror restored to the new target port', converged);
       await traffic('after-port-back');
 
