@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { factories } from '../config/components.js';
 import { readConfig, type AgentConfig, type LoadOptions } from '../config/load.js';
-import { defaultConfigPath, packageVersion } from '../config/paths.js';
+import { defaultConfigPath, packageVersion, replayConfigPath } from '../config/paths.js';
 import { replayTransform } from '../config/replay.js';
 import { createLogger } from '../pipeline/logger.js';
 import { Service } from '../pipeline/service.js';
@@ -20,8 +20,9 @@ const usage = `l7flow ${packageVersion}: Suricata L7 transactions joined onto fl
 Usage:
   l7flow run [--config FILE]       run the agent (the embedded default config when no FILE)
   l7flow replay [--config FILE] EVE_FILE...
-                                   process Suricata EVE files from the beginning through the
-                                   configured pipeline, then exit (no live receivers, no /metrics)
+                                   process Suricata EVE files from the beginning and exit: one
+                                   line per flow (or through FILE's pipeline, live receivers
+                                   replaced by the files; no /metrics)
   l7flow validate [--config FILE]  check a config and print every problem (exit 2 when invalid)
   l7flow suricata-config [--config FILE] [--headers]
                                    print the Suricata eve-log output that feeds the config's
@@ -39,7 +40,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'run':
       return run(parseOptions(rest, false).config);
     case 'replay': {
-      const { config, files } = parseOptions(rest, true);
+      const { config, files } = parseOptions(rest, true, replayConfigPath);
       if (files.length === 0) {
         process.stderr.write('l7flow replay: give at least one EVE file\n');
         return exitCode.usage;
@@ -66,14 +67,18 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-function parseOptions(args: readonly string[], allowFiles: boolean): { config: string; files: string[] } {
+function parseOptions(
+  args: readonly string[],
+  allowFiles: boolean,
+  fallback = defaultConfigPath,
+): { config: string; files: string[] } {
   const { values, positionals } = parseArgs({
     args: [...args],
     options: { config: { type: 'string', short: 'c' } },
     allowPositionals: allowFiles,
     strict: true,
   });
-  return { config: values.config ?? defaultConfigPath, files: positionals };
+  return { config: values.config ?? fallback, files: positionals };
 }
 
 async function load(path: string, options: Pick<LoadOptions, 'transform'> = {}): Promise<AgentConfig | undefined> {
@@ -99,6 +104,17 @@ async function validate(path: string): Promise<number> {
 }
 
 /** Runs until a signal, a fatal component failure, or (replay) the end of finite input. */
+function socketReceiverConfigs(config: AgentConfig): SuricataEveConfig[] {
+  return [...config.receivers.values()]
+    .filter((r) => r.factory === suricataEveReceiverFactory)
+    .map((r) => r.config as SuricataEveConfig)
+    .filter((c) => c.source === 'socket');
+}
+
+function suricataSockets(config: AgentConfig): string[] {
+  return socketReceiverConfigs(config).map((c) => c.socket.path);
+}
+
 async function suricataConfig(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...args],
@@ -108,11 +124,7 @@ async function suricataConfig(args: readonly string[]): Promise<number> {
   const path = values.config ?? defaultConfigPath;
   const config = await load(path);
   if (!config) return exitCode.usage;
-  const socketReceivers = [...config.receivers.values()]
-    .filter((r) => r.factory === suricataEveReceiverFactory)
-    .map((r) => r.config as SuricataEveConfig)
-    .filter((c) => c.source === 'socket');
-  const receiver = socketReceivers[0];
+  const receiver = socketReceiverConfigs(config)[0];
   if (!receiver) {
     process.stderr.write(`${path}: no suricata_eve receiver with source: socket\n`);
     return exitCode.usage;
@@ -129,7 +141,7 @@ async function suricataConfig(args: readonly string[]): Promise<number> {
 async function run(path: string, options: Pick<LoadOptions, 'transform'> = {}): Promise<number> {
   const config = await load(path, options);
   if (!config) return exitCode.usage;
-  const logger = createLogger(config.service.telemetry.logs.level);
+  const logger = createLogger(config.service.telemetry.logs.level, config.service.telemetry.logs.encoding);
   logger.info({ config: path, version: packageVersion }, 'l7flow starting');
   const service = new Service(config, { logger, version: packageVersion, processMetrics: true });
 
@@ -150,9 +162,18 @@ async function run(path: string, options: Pick<LoadOptions, 'transform'> = {}): 
     logger.error({ err: error }, 'l7flow failed to start');
     return exitCode.failed;
   }
+  for (const socket of suricataSockets(config)) {
+    logger.info(
+      { socket },
+      'waiting for Suricata: add the eve-log output that "l7flow suricata-config" prints to suricata.yaml',
+    );
+  }
+  // A replay has a natural end: every receiver finite, all input handed on.
+  const finished = service.receiversCompleted()?.then(() => 'input complete');
   const reason = await Promise.race([
     stop.then((signal) => `signal ${signal}`),
     service.fatal.then((f) => `component ${f.componentId} failed`),
+    ...(finished ? [finished] : []),
   ]);
   logger.info({ reason }, 'l7flow stopping');
   const { clean } = await service.shutdown();

@@ -38,7 +38,10 @@ describe('config loading', () => {
       overflow: 'drop_newest',
     });
     expect(config.service.shutdown_timeout).toBe(10_000);
-    expect(config.service.telemetry).toEqual({ logs: { level: 'info' }, metrics: { address: '127.0.0.1:9464' } });
+    expect(config.service.telemetry).toEqual({
+      logs: { level: 'info', encoding: 'json' },
+      metrics: { address: '127.0.0.1:9464' },
+    });
   });
 
   it('parses durations, sizes and named component ids', () => {
@@ -121,6 +124,13 @@ describe('config problems, each with its path', () => {
       name: 'a number below its minimum',
       yaml: minimal.replace('debug: }', 'debug: { sending_queue: { queue_size: 0 } } }'),
       problems: ['exporters.debug.sending_queue.queue_size: must be >= 1 (got 0)'],
+    },
+    {
+      name: 'a value failing a pattern with its own message',
+      yaml: minimal
+        .replace('test_source: }', 'test_source: , suricata_eve: { socket: { mode: rw } } }')
+        .replace('[test_source]', '[test_source, suricata_eve]'),
+      problems: ['receivers.suricata_eve.socket.mode: must be an octal file mode such as 0660 (got "rw")'],
     },
     {
       name: 'a malformed size',

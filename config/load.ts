@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import {
@@ -70,7 +71,11 @@ const topSchema = z.strictObject({
   service: z.unknown(),
 });
 
-/** Reads and checks a config file; an unreadable file is one problem like any other. */
+/**
+ * Reads and checks a config file; an unreadable file is one problem like any other. The file's
+ * directory is available to it as `${env:L7FLOW_CONFIG_DIR}`, so that a config can name files
+ * that travel with it.
+ */
 export async function readConfig(path: string, options: Omit<LoadOptions, 'source'>): Promise<LoadResult> {
   let text: string;
   try {
@@ -81,7 +86,8 @@ export async function readConfig(path: string, options: Omit<LoadOptions, 'sourc
       problems: [`${path}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`],
     };
   }
-  return parseConfig(text, { ...options, source: path });
+  const env = { ...(options.env ?? process.env), L7FLOW_CONFIG_DIR: dirname(resolve(path)) };
+  return parseConfig(text, { ...options, env, source: path });
 }
 
 /**

@@ -24,3 +24,6 @@ export const packageVersion: string = (
 
 /** The configuration `l7flow run` uses when no --config is given. */
 export const defaultConfigPath = join(packageRoot, 'config', 'examples', 'default.yaml');
+
+/** The configuration `l7flow replay` uses when no --config is given. */
+export const replayConfigPath = join(packageRoot, 'config', 'examples', 'replay.yaml');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Factory } from '../pipeline/component.js';
-import { sendingQueueSchema } from './schema.js';
+import { sendingQueueSchema, taggedType, unwrap } from './schema.js';
 import { serviceSchema } from './service.js';
 
 /** One configuration key as the reference documents it. */
@@ -84,35 +84,16 @@ function showDefault(value: string | undefined): string {
   return value === optionalWithoutDefault ? value : `\`${value.replace(/\|/g, '\\|')}\``;
 }
 
-/** Strips defaults, optionality and transforms down to the schema that says what is accepted. */
+/** The schema that says what is accepted, stopping at documented transforms (durations, sizes). */
 function structural(schema: z.ZodType): z.ZodType {
-  let node: z.ZodType = schema;
-  for (;;) {
-    if (
-      node instanceof z.ZodDefault ||
-      node instanceof z.ZodPrefault ||
-      node instanceof z.ZodOptional ||
-      node instanceof z.ZodNullable
-    ) {
-      node = node.unwrap() as z.ZodType;
-    } else if (node instanceof z.ZodPipe && !metaType(node)) {
-      node = node.in as z.ZodType;
-    } else {
-      return node;
-    }
-  }
-}
-
-function metaType(schema: z.ZodType): string | undefined {
-  const meta = z.globalRegistry.get(schema) as { type?: unknown } | undefined;
-  return typeof meta?.type === 'string' ? meta.type : undefined;
+  return unwrap(schema, { keepTagged: true }) ?? schema;
 }
 
 function typeName(schema: z.ZodType): string {
   let node: z.ZodType = schema;
   while (node instanceof z.ZodDefault || node instanceof z.ZodPrefault || node instanceof z.ZodOptional)
     node = node.unwrap() as z.ZodType;
-  const tagged = metaType(node);
+  const tagged = taggedType(node);
   if (tagged) return tagged;
   const inner = structural(node);
   if (inner instanceof z.ZodEnum) return inner.options.map((o) => `\`${String(o)}\``).join(' | ');

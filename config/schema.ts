@@ -156,8 +156,13 @@ export function formatIssues(
   return messages;
 }
 
+/** Zod's own messages start like these; anything else was written for the schema and is kept. */
+const zodMessagePrefixes = ['Invalid', 'Too small', 'Too big', 'Unrecognized', 'Expected'];
+
 function issueMessage(issue: z.core.$ZodIssue): string {
   const got = 'input' in issue ? ` (got ${show(issue.input)})` : '';
+  if (issue.code !== 'custom' && !zodMessagePrefixes.some((prefix) => issue.message.startsWith(prefix)))
+    return issue.message;
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return 'is required';
@@ -180,7 +185,9 @@ function issueMessage(issue: z.core.$ZodIssue): string {
     case 'not_multiple_of':
       return `must be a multiple of ${Number(issue.divisor)}${got}`;
     case 'invalid_format':
-      return `must be a valid ${issue.format}${got}`;
+      return issue.format === 'regex' && 'pattern' in issue
+        ? `must match ${String(issue.pattern)}${got}`
+        : `must be a valid ${issue.format}${got}`;
     default:
       return issue.message;
   }
@@ -204,8 +211,11 @@ export function knownKeys(schema: z.ZodType, path: readonly PathSegment[]): stri
   return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
 }
 
-/** Strips defaults, optionality and transforms to reach the structural schema. */
-export function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
+/**
+ * Strips defaults, optionality and transforms to reach the structural schema. With
+ * `keepTagged`, stops at a transform tagged with a type for the documentation (duration, size).
+ */
+export function unwrap(schema: z.ZodType | undefined, options: { keepTagged?: boolean } = {}): z.ZodType | undefined {
   let node = schema;
   for (;;) {
     if (
@@ -215,12 +225,18 @@ export function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
       node instanceof z.ZodNullable
     ) {
       node = node.unwrap() as z.ZodType;
-    } else if (node instanceof z.ZodPipe) {
+    } else if (node instanceof z.ZodPipe && !(options.keepTagged && taggedType(node))) {
       node = node.in as z.ZodType;
     } else {
       return node;
     }
   }
+}
+
+/** The documentation type a helper above tagged its schema with (`duration`, `size`, `host:port`). */
+export function taggedType(schema: z.ZodType): string | undefined {
+  const meta = z.globalRegistry.get(schema) as { type?: unknown } | undefined;
+  return typeof meta?.type === 'string' ? meta.type : undefined;
 }
 
 /** The candidate within edit distance 2 of `word`, if exactly one is closest. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { logLevels } from '../pipeline/logger.js';
+import { logEncodings, logLevels } from '../pipeline/logger.js';
 import { parseHostPort } from './address.js';
 import { duration, show } from './schema.js';
 
@@ -17,7 +17,11 @@ export const serviceSchema = z.strictObject({
     .strictObject({
       logs: z
         .strictObject({
-          level: z.enum(logLevels).default('info').describe('Least severe level logged (JSON lines on stderr).'),
+          level: z.enum(logLevels).default('info').describe('Least severe level logged (on stderr).'),
+          encoding: z
+            .enum(logEncodings)
+            .default('json')
+            .describe('json: one JSON object per line, for log collectors; console: aligned text, for people.'),
         })
         .prefault({}),
       metrics: z

@@ -172,6 +172,24 @@ describe('graph', () => {
     expect(graph.readiness().ready).toBe(false);
   });
 
+  it('has a natural end only when every receiver is finite', async () => {
+    const finiteOnly = createTestKit();
+    const finite = build(
+      finiteOnly,
+      'receivers: { test_source: { finite: true } }\nexporters: { test_sink: }\nservice: { pipelines: { p: { receivers: [test_source], exporters: [test_sink] } } }\n',
+    ).graph;
+    const completed = finite.receiversCompleted();
+    expect(completed).toBeInstanceOf(Promise);
+    finiteOnly.sources.get('test_source')!.finish();
+    await completed;
+
+    const mixed = build(
+      createTestKit(),
+      'receivers: { test_source: { finite: true }, test_source/live: }\nexporters: { test_sink: }\nservice: { pipelines: { p: { receivers: [test_source, test_source/live], exporters: [test_sink] } } }\n',
+    ).graph;
+    expect(mixed.receiversCompleted()).toBeUndefined();
+  });
+
   it('feeds one receiver into several pipelines and shares an exporter between them', async () => {
     const kit = createTestKit();
     const { graph } = build(

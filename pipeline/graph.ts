@@ -156,12 +156,18 @@ export class Graph {
   }
 
   /**
-   * Resolves once every finite receiver (Component.completed) has handed on all its input;
-   * undefined when no receiver is finite.
+   * When every receiver is finite (Component.completed, e.g. files replayed to their end):
+   * resolves once all have handed on their input. Undefined when any receiver runs until
+   * stopped, since the agent then has no natural end.
    */
   receiversCompleted(): Promise<void> | undefined {
-    const finite = this.#receivers.map((n) => n.component.completed?.()).filter((p) => p !== undefined);
-    return finite.length > 0 ? Promise.all(finite).then(() => undefined) : undefined;
+    const completions: Promise<void>[] = [];
+    for (const node of this.#receivers) {
+      const completion = node.component.completed?.();
+      if (completion === undefined) return undefined;
+      completions.push(completion);
+    }
+    return completions.length > 0 ? Promise.all(completions).then(() => undefined) : undefined;
   }
 
   /** Ready when running and every component that reports readiness is ready. */

@@ -68,6 +68,8 @@ export interface HttpTransaction {
   readonly method?: string;
   /** Request-line version, e.g. `HTTP/1.1`. */
   readonly protocol?: string;
+  /** Suricata 6+: `2` for an HTTP/2 transaction (whose `protocol` may be absent). */
+  readonly version?: string;
   /** Absent for request-only transactions (no response seen). */
   readonly status?: number;
   /** Suricata 8: the status line text when it is not numeric. */
@@ -187,6 +189,7 @@ export interface ConnSample {
  */
 export interface ConnDumpEnd {
   readonly kind: 'conn_dump_end';
+  /** When the dump began: every sample of the dump was observed at or after it. */
   readonly timeUs: TimeUs;
   /** Zones the dump covered; empty means all zones. */
   readonly zones: readonly number[];

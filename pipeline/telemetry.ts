@@ -211,7 +211,9 @@ export class ComponentTelemetry {
   ): (labels?: Labels) => B {
     const children = new Map<string, B>();
     return (labels = {}) => {
-      const key = JSON.stringify(labels);
+      // One extra label (the common case: reason, type) is its own key; more are joined.
+      const values = Object.values(labels);
+      const key = values.length === 1 ? (values[0] as string) : JSON.stringify(labels);
       let bound = children.get(key);
       if (!bound) {
         bound = wrap(family.labels({ ...labels, component: this.component }) as ReturnType<F['labels']>);

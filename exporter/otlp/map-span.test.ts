@@ -155,6 +155,11 @@ describe('span attributes', () => {
     });
   });
 
+  it('reports network.protocol.version 2 for an HTTP/2 transaction (EVE http.version)', () => {
+    const record = flow([httpTx({ protocol: undefined, version: '2' })], { dstPod: serverPod('ingress') });
+    expect(spansOf(record).server?.attributes['network.protocol.version']).toBe('2');
+  });
+
   it('without a Host header, uses the addressed IP and port for server.address and url.full', () => {
     const record = flow([httpTx({ hostname: undefined, url: '/x' })], {
       srcPod: clientPod('egress'),

@@ -242,7 +242,8 @@ function transactionFacts(record: FlowRecord, event: HttpEvent, mapping: SpanMap
     clientIp: record.tuple.srcIp,
     clientPort: record.tuple.srcPort,
     transport: transportName(record.tuple.proto),
-    protocolVersion: protocolVersion(http.protocol),
+    // Suricata writes `version: "2"` for HTTP/2 transactions, which may lack a request-line protocol.
+    protocolVersion: http.version === '2' ? '2' : protocolVersion(http.protocol),
   };
 }
 

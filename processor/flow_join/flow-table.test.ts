@@ -199,9 +199,13 @@ describe('flow join: when the transaction comes', () => {
     expect(dropped.counts['dropped unmatched']).toBe(1);
   });
 
-  it('without any conntrack source: exported at once, one record per Suricata flow', () => {
-    const h = new Harness({ connectionsExpected: false }).at(0).http(1).http(0).http(0, client, { flowId: 78 });
-    expect(h.summary()).toEqual(['#1 reason=3 tx=[1] dp=0', '#2 reason=3 tx=[0] dp=0', '#3 reason=3 tx=[0] dp=0']);
+  it('without any conntrack source: exported within a second, one record per Suricata flow', () => {
+    const h = new Harness({ connectionsExpected: false }).at(0).http(1).at(0.5).http(0).http(0, client, { flowId: 78 });
+    expect(h.records).toEqual([]);
+    h.at(1);
+    expect(h.summary()).toEqual(['#1 reason=3 tx=[0,1] dp=0', '#2 reason=3 tx=[0] dp=0']);
+    h.at(1.2).http(2).shutdown();
+    expect(h.summary().slice(2)).toEqual(['#3 reason=3 tx=[2] dp=0']);
   });
 });
 

@@ -43,6 +43,8 @@ export interface FlowTableEvents {
 
 const zero: Counters = Object.freeze({ packets: 0, bytes: 0, reversePackets: 0, reverseBytes: 0 });
 const noTransactions: readonly L7Event[] = Object.freeze([]);
+/** How long transactions without a conntrack source wait to be grouped per Suricata flow. */
+const immediateLingerUs = 1_000_000;
 
 /** TCP states after which no data flows: the connection is exported as ended at once. */
 const finalTcpStates = new Set(['TIME_WAIT', 'CLOSE']);
@@ -134,8 +136,10 @@ export class FlowTable {
   #output: FlowRecord[] = [];
   /** Ended connections with something new (late transactions, final counters) to export. */
   readonly #followUps = new Set<Connection>();
-  /** Transactions with no connection to wait for, grouped into records at the next takeOutput. */
+  /** Transactions with no connection to wait for (no conntrack source): exported once the
+   * oldest has lingered a second, so that one Suricata flow's transactions share a record. */
   #immediate: L7Event[] = [];
+  #immediateSinceUs = 0;
   #nextFlowKey = 1;
   #dumpStartUs: number | undefined;
 
@@ -160,10 +164,6 @@ export class FlowTable {
   takeOutput(nowUs: number): FlowRecord[] {
     for (const connection of this.#followUps) this.#flushFollowUp(connection, nowUs);
     this.#followUps.clear();
-    if (this.#immediate.length > 0) {
-      this.#unmatched(this.#immediate);
-      this.#immediate = [];
-    }
     const output = this.#output;
     this.#output = [];
     return output;
@@ -185,7 +185,7 @@ export class FlowTable {
 
   /** A complete dump proves that connections of its zones not reported since it began are gone. */
   ingestDumpEnd(end: ConnDumpEnd, nowUs: number): void {
-    const startUs = this.#dumpStartUs ?? end.timeUs;
+    const startUs = Math.min(this.#dumpStartUs ?? end.timeUs, end.timeUs);
     this.#dumpStartUs = undefined;
     if (!end.complete) return;
     const zones = new Set(end.zones);
@@ -201,6 +201,7 @@ export class FlowTable {
     const connection = this.#byTuple.get(key);
     if (connection) return this.#attach(connection, event, connection.state === 'ended' ? 'late' : 'matched', nowUs);
     if (!this.options.connectionsExpected) {
+      if (this.#immediate.length === 0) this.#immediateSinceUs = nowUs;
       this.#immediate.push(event);
       return;
     }
@@ -227,6 +228,10 @@ export class FlowTable {
     }
     const waited = this.#pending.expire(nowUs - this.options.pendingTtlUs);
     if (waited.length > 0) this.#unmatched(waited);
+    if (this.#immediate.length > 0 && nowUs - this.#immediateSinceUs >= immediateLingerUs) {
+      this.#unmatched(this.#immediate);
+      this.#immediate = [];
+    }
   }
 
   /** Shutdown: every live connection is exported as forced to end; waiting transactions follow

@@ -71,10 +71,14 @@ describe('flow_join processor', () => {
     await expect(processor.consume([sample(4)])).rejects.toBeInstanceOf(ClosedError);
   });
 
-  it('without a conntrack source in its pipeline, exports transactions at once as L7-only records', async () => {
-    const { processor, http, flows, telemetry } = setup({}, new Set(['l7']));
+  it('without a conntrack source in its pipeline, exports each flow’s transactions within a second as L7-only records', async () => {
+    const { processor, clock, http, flows, telemetry } = setup({}, new Set(['l7']));
     await processor.start(host);
-    await processor.consume([http(0), http(1)]);
+    await processor.consume([http(0)]);
+    await processor.consume([http(1)]);
+    expect(flows()).toEqual([]);
+    clock.advance(1000);
+    await settle();
     expect(flows()).toEqual([
       expect.objectContaining({
         app: 'http',

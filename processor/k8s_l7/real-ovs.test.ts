@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumerFn } from '../../pipeline/consumer.js';
 import { FakeKubeApi, namespaceObject, podObject, type KubeObject } from '../../test/support/fake-kube-api.js';
 import { captureDuring, ovsCommands, PrivateOvs, Topology, type Capture } from '../../test/support/k8s-l7-ovs.js';
+import { ovsLockWaitMs } from '../../test/support/ovs-lock.js';
 import { realClockSettings } from '../../test/support/k8s-l7.js';
 import { until } from '../../test/support/until.js';
 import { describeWith } from '../../test/support/requirements.js';
@@ -77,7 +78,7 @@ describeWith({ root: true, commands: [...ovsCommands, 'tcpdump', 'curl'] }, 'k8s
     api.apply('namespaces', namespaceObject('shop'));
     api.apply('namespaces', namespaceObject('tools'));
     api.apply('pods', podObject({ name: 'client', namespace: 'tools', node: 'node-a', ips: [client().ip] }));
-  });
+  }, ovsLockWaitMs + 60_000); // may queue behind other files holding the OVS lock
 
   afterAll(async () => {
     await topology?.destroy();

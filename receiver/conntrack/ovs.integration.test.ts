@@ -3,6 +3,7 @@ import { systemClock } from '../../pipeline/clock.js';
 import type { Component, Host } from '../../pipeline/component.js';
 import type { ConnDumpEnd, ConnSample, PipelineRecord } from '../../pipeline/records.js';
 import { eventually } from '../../test/support/conntrack-netns.js';
+import { ovsLockWaitMs } from '../../test/support/ovs-lock.js';
 import { PrivateOvs } from '../../test/support/conntrack-ovs.js';
 import { describeWith } from '../../test/support/requirements.js';
 import { testSettings } from '../../test/support/settings.js';
@@ -37,7 +38,7 @@ describeWith(
     beforeAll(async () => {
       ovs = await PrivateOvs.start();
       await ovs.startHttpServer(8080);
-    });
+    }, ovsLockWaitMs + 60_000); // may queue behind other files holding the OVS lock
     afterAll(async () => {
       await receiver?.shutdown();
       await ovs?.stop();

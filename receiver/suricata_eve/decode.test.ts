@@ -116,6 +116,12 @@ describe('EVE decoding', () => {
     expect(event).not.toHaveProperty('http.contentType');
   });
 
+  it('keeps the HTTP/2 version (Suricata 6+)', () => {
+    expect(decoder.decode(line('http', '"http":{"version":"2","http_method":"GET","url":"/"}'))).toMatchObject({
+      http: { version: '2' },
+    });
+  });
+
   it('keeps status_string (Suricata 8) and reads a quoted status (old documentation)', () => {
     expect(decoder.decode(line('http', '"http":{"status_string":"OK200"}'))).toMatchObject({
       http: { statusString: 'OK200' },

@@ -159,6 +159,7 @@ function decodeHttp(http: Json): HttpTransaction {
   setString(out, 'url', http.url);
   setString(out, 'method', http.http_method);
   setString(out, 'protocol', http.protocol);
+  setString(out, 'version', http.version);
   setString(out, 'userAgent', http.http_user_agent);
   setString(out, 'contentType', http.http_content_type);
   setString(out, 'referer', http.http_refer);

@@ -30,14 +30,15 @@ export function createTestKit(): TestKit {
   const sources = new Map<string, TestSource>();
   const sinks = new Map<string, TestSink>();
   const emptySchema = z.strictObject({});
+  const sourceSchema = z.strictObject({ finite: z.boolean().default(false) });
 
-  const source = (type: string, produces: ReceiverFactory['produces']): ReceiverFactory<typeof emptySchema> => ({
+  const source = (type: string, produces: ReceiverFactory['produces']): ReceiverFactory<typeof sourceSchema> => ({
     kind: 'receiver',
     type,
-    configSchema: emptySchema,
+    configSchema: sourceSchema,
     produces,
-    create: (settings, _config, next) => {
-      const created = new TestSource(settings, next, journal);
+    create: (settings, config, next) => {
+      const created = new TestSource(settings, next, journal, config.finite);
       sources.set(settings.id, created);
       return created;
     },
@@ -83,16 +84,26 @@ export function createTestKit(): TestKit {
   return { factories, journal, sources, sinks };
 }
 
-/** A receiver whose records the test pushes with emit(). */
+/** A receiver whose records the test pushes with emit(); a finite one completes on finish(). */
 export class TestSource implements Component {
   #started = false;
   #stopped = false;
+  readonly #finished = deferred();
 
   constructor(
     readonly settings: Settings,
     private readonly next: Consumer<PipelineRecord>,
     private readonly journal: string[],
+    private readonly finite = false,
   ) {}
+
+  completed(): Promise<void> | undefined {
+    return this.finite ? this.#finished.promise : undefined;
+  }
+
+  finish(): void {
+    this.#finished.resolve();
+  }
 
   async start(): Promise<void> {
     this.journal.push(`start ${this.settings.id}`);

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, run } from './conntrack-netns.js';
+import { acquireOvsLock } from './ovs-lock.js';
 
 const schema = '/usr/share/openvswitch/vswitch.ovsschema';
 
@@ -24,6 +25,7 @@ export class PrivateOvs {
   private constructor(
     readonly rundir: string,
     id: string,
+    private readonly releaseLock: () => Promise<void>,
   ) {
     this.#env = { ...process.env, OVS_RUNDIR: rundir, OVS_DBDIR: rundir, OVS_LOGDIR: rundir };
     this.namespaces = { a: `l7ct-${id}-a`, b: `l7ct-${id}-b` };
@@ -31,8 +33,10 @@ export class PrivateOvs {
     this.bridge = `l7c${id}br`;
   }
 
+  /** Waits for the machine's OVS lock (ovs-lock.ts): give the calling hook ovsLockWaitMs more. */
   static async start(): Promise<PrivateOvs> {
-    const ovs = new PrivateOvs(await mkdtemp(join(tmpdir(), 'l7ct-ovs-')), randomBytes(2).toString('hex'));
+    const release = await acquireOvsLock();
+    const ovs = new PrivateOvs(await mkdtemp(join(tmpdir(), 'l7ct-ovs-')), randomBytes(2).toString('hex'), release);
     try {
       await ovs.#startDaemons();
       await ovs.#buildTopology();
@@ -92,6 +96,7 @@ export class PrivateOvs {
     for (const device of [this.bridge, ...this.#veths]) await run('ip', ['link', 'del', device]).catch(() => '');
     for (const ns of Object.values(this.namespaces)) await run('ip', ['netns', 'del', ns]).catch(() => '');
     await rm(this.rundir, { recursive: true, force: true });
+    await this.releaseLock();
   }
 
   async #startDaemons(): Promise<void> {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { acquireOvsLock } from './ovs-lock.js';
 
 /**
  * A private Open vSwitch for one test file (reference/real-components.md §1): ovsdb-server and
@@ -39,30 +40,44 @@ export function run(file: string, args: readonly string[], env?: NodeJS.ProcessE
 export class PrivateOvs {
   readonly env: NodeJS.ProcessEnv;
 
-  private constructor(readonly dir: string) {
+  private constructor(
+    readonly dir: string,
+    private readonly releaseLock: () => Promise<void>,
+  ) {
     this.env = { ...process.env, OVS_RUNDIR: dir, OVS_DBDIR: dir, OVS_LOGDIR: dir };
   }
 
+  /** Waits for the machine's OVS lock (ovs-lock.ts): give the calling hook ovsLockWaitMs more. */
   static async start(): Promise<PrivateOvs> {
-    const ovs = new PrivateOvs(await mkdtemp(join(tmpdir(), 'l7k8s-ovs-')));
-    const db = join(ovs.dir, 'conf.db');
-    await run('ovsdb-tool', ['create', db, '/usr/share/openvswitch/vswitch.ovsschema'], ovs.env);
+    const release = await acquireOvsLock();
+    const ovs = new PrivateOvs(await mkdtemp(join(tmpdir(), 'l7k8s-ovs-')), release);
+    try {
+      await ovs.#startDaemons();
+    } catch (error) {
+      await ovs.stop();
+      throw error;
+    }
+    return ovs;
+  }
+
+  async #startDaemons(): Promise<void> {
+    const db = join(this.dir, 'conf.db');
+    await run('ovsdb-tool', ['create', db, '/usr/share/openvswitch/vswitch.ovsschema'], this.env);
     await run(
       'ovsdb-server',
       [
         db,
-        `--remote=punix:${join(ovs.dir, 'db.sock')}`,
-        `--pidfile=${join(ovs.dir, 'ovsdb-server.pid')}`,
-        `--log-file=${join(ovs.dir, 'ovsdb-server.log')}`,
+        `--remote=punix:${join(this.dir, 'db.sock')}`,
+        `--pidfile=${join(this.dir, 'ovsdb-server.pid')}`,
+        `--log-file=${join(this.dir, 'ovsdb-server.log')}`,
         '-vconsole:off',
         '--no-chdir',
         '--detach',
       ],
-      ovs.env,
+      this.env,
     );
-    await ovs.vsctl('--no-wait', 'init');
-    await ovs.startVswitchd();
-    return ovs;
+    await this.vsctl('--no-wait', 'init');
+    await this.startVswitchd();
   }
 
   vsctl(...args: string[]): Promise<string> {
@@ -101,6 +116,7 @@ export class PrivateOvs {
     await stopByPidFile(join(this.dir, 'ovs-vswitchd.pid'));
     await stopByPidFile(join(this.dir, 'ovsdb-server.pid'));
     await rm(this.dir, { recursive: true, force: true });
+    await this.releaseLock();
   }
 }
 
@@ -189,7 +205,17 @@ export class Topology {
   /** An internal port (a tap device in the root namespace, no address), up. */
   async addInternalPort(name: string): Promise<void> {
     await this.ovs.vsctl('add-port', this.bridge, name, '--', 'set', 'Interface', name, 'type=internal');
-    await run('ip', ['link', 'set', name, 'up']);
+    // ovs-vsctl returns before ovs-vswitchd has created the tap device; on a busy machine the
+    // device shows up a little later.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await run('ip', ['link', 'set', name, 'up']);
+        return;
+      } catch (error) {
+        if (attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 
   setNoFlood(port: string): Promise<string> {

@@ -54,7 +54,7 @@ describe('OVS command lines', () => {
     expect(read.portConfig.args).toEqual(['--timeout=5', 'dump-ports-desc', 'br-int']);
   });
 
-  it('applies all OVSDB changes as one transaction', () => {
+  it('applies all OVSDB changes as one transaction, waits for ovs-vswitchd, then purges the datapath flow cache', () => {
     const commands = changeCommands(
       [
         { op: 'create-mirror', bridge, name: 'l7flow', ports: [api, web], output: tap },
@@ -69,7 +69,6 @@ describe('OVS command lines', () => {
         tool: 'vsctl',
         args: [
           '--timeout=5',
-          '--no-wait',
           '--',
           '--id=@mirror',
           'create',
@@ -101,7 +100,25 @@ describe('OVS command lines', () => {
           mirror,
         ],
       },
+      // ovs-appctl(8): without -t the target is ovs-vswitchd.
+      { tool: 'appctl', args: ['--timeout=5', 'revalidator/purge'] },
     ]);
+  });
+
+  it('purges the datapath flow cache only when a Mirror changed', () => {
+    const rule = { table: 0, priority: 200, match: 'in_port=11', actions: 'output:3,NORMAL' };
+    const tools = (changes: Parameters<typeof changeCommands>[0]) =>
+      changeCommands(changes, settings, 5).map((c) => `${c.tool} ${c.args.at(-1) ?? ''}`);
+    expect(tools([{ op: 'update-mirror', uuid: mirror, ports: [web], output: tap }])).toEqual([
+      `vsctl select_all=false`,
+      'appctl revalidator/purge',
+    ]);
+    expect(
+      tools([
+        { op: 'add-flows', flows: [rule] },
+        { op: 'set-no-flood', port: 'antrea-l7-tap0' },
+      ]),
+    ).toEqual(['ofctl -', 'ofctl no-flood']);
   });
 
   it('applies flow changes as one bundle read from stdin, deletions first, then port config', () => {

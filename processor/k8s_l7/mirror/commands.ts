@@ -10,7 +10,7 @@ import { ownerKey, type MirrorSettings, type OvsChange } from './plan.js';
  */
 
 export interface OvsCommand {
-  readonly tool: 'vsctl' | 'ofctl';
+  readonly tool: 'vsctl' | 'ofctl' | 'appctl';
   readonly args: readonly string[];
   /** Written to the command's standard input (flow_mod lines for add-flows). */
   readonly stdin?: string;
@@ -65,7 +65,14 @@ export function readCommands(settings: MirrorSettings, timeoutSeconds: number) {
 /**
  * The commands that apply `changes`: all OVSDB changes in one ovs-vsctl transaction, all flow
  * changes in one OpenFlow bundle (atomic: deletions then additions), then port config.
- * `--no-wait`: OVSDB holds the desired state even while ovs-vswitchd restarts.
+ *
+ * A Mirror change is not in effect for connections already running: OVS keeps the datapath
+ * flows it cached before the change, and does not re-translate those carrying ct() actions
+ * (seen with OVS 3.1; kube-ovn#2801), so a Pod opted in mid-connection stayed uncopied (and one
+ * opted out stayed copied) for as long as its flows were busy. So ovs-vsctl waits until
+ * ovs-vswitchd has applied the transaction (while the switch is down it commits, then times
+ * out: OVSDB still holds the desired state) and the datapath flow cache is then purged once,
+ * which re-translates every flow with the new Mirror.
  */
 export function changeCommands(
   changes: readonly OvsChange[],
@@ -128,7 +135,11 @@ export function changeCommands(
     }
   }
   const commands: OvsCommand[] = [];
-  if (vsctl.length > 0) commands.push({ tool: 'vsctl', args: [`--timeout=${timeoutSeconds}`, '--no-wait', ...vsctl] });
+  if (vsctl.length > 0)
+    commands.push(
+      { tool: 'vsctl', args: [`--timeout=${timeoutSeconds}`, ...vsctl] },
+      { tool: 'appctl', args: [`--timeout=${timeoutSeconds}`, 'revalidator/purge'] },
+    );
   if (flowLines.length > 0) {
     flowLines.sort((a, b) => Number(b.startsWith('delete')) - Number(a.startsWith('delete')));
     commands.push({

@@ -74,6 +74,30 @@ describe('OVS command shell', () => {
     ]);
   });
 
+  it('purges the datapath flows with the ovs-appctl beside ovs-vsctl, in the same OVS_RUNDIR', async () => {
+    const seen = join(dir, 'seen');
+    const vsctl = await tool('ovs-vsctl', `echo "vsctl $@" >> ${seen}`);
+    await tool('ovs-appctl', `echo "appctl $OVS_RUNDIR $@" >> ${seen}`);
+    const client = new ExecOvsClient(settings, {
+      vsctlPath: vsctl,
+      ofctlPath: vsctl,
+      rundir: '/tmp/private-ovs',
+      timeoutMs: 5000,
+    });
+    await client.apply([
+      {
+        op: 'delete-mirror',
+        bridge: '5a02cc83-93da-4a93-8fac-ba255f8cc1e9',
+        uuid: '03dd291b-1858-440b-9aac-18a62f592293',
+      },
+    ]);
+    expect((await readFile(seen, 'utf8')).split('\n')).toEqual([
+      'vsctl --timeout=5 -- remove Bridge 5a02cc83-93da-4a93-8fac-ba255f8cc1e9 mirrors 03dd291b-1858-440b-9aac-18a62f592293',
+      'appctl /tmp/private-ovs --timeout=5 revalidator/purge',
+      '',
+    ]);
+  });
+
   it('reports a tool that is not there', async () => {
     const client = new ExecOvsClient(settings, {
       vsctlPath: join(dir, 'missing'),

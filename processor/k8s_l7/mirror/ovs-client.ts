@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { changeCommands, readCommands, type OvsCommand } from './commands.js';
 import { parseFlowDump, portNoFlood } from './flows.js';
 import { parseOvsdbSnapshot } from './ovsdb-json.js';
@@ -59,7 +60,13 @@ export class ExecOvsClient implements OvsClient {
   }
 
   #run(command: OvsCommand): Promise<string> {
-    const file = command.tool === 'vsctl' ? this.options.vsctlPath : this.options.ofctlPath;
+    const file =
+      command.tool === 'vsctl'
+        ? this.options.vsctlPath
+        : command.tool === 'ofctl'
+          ? this.options.ofctlPath
+          : // ovs-appctl ships beside ovs-vsctl (openvswitch-common); no key of its own.
+            join(dirname(this.options.vsctlPath), 'ovs-appctl');
     const env = this.options.rundir === '' ? process.env : { ...process.env, OVS_RUNDIR: this.options.rundir };
     return new Promise((resolve, reject) => {
       const child = execFile(
