@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   collectGarbage,
   EveProducer,
+  inTransit,
   markerLatencies,
   paths,
   percentile,
@@ -38,7 +39,7 @@ import type { Bench } from './run.js';
  *   flow_join holds a transaction until its connection's next record (active_timeout 1 s here),
  *   so this is the latency users see, not processing time alone.
  * - Memory: peak RSS over the run; heap per connection = (heap with the 100,000 connections
- *   after the run - heap idle), both after a full collection.
+ *   after the run, once nothing is in transit - heap idle), both after a full collection.
  *
  * Baseline, measured in the same run on the same input: a process that only splits the EVE
  * stream into lines and JSON.parses each (keeping the last object of every flow) and reads the
@@ -174,6 +175,8 @@ export const wholePipelineBench: Bench = {
       const otlpLatency = markerLatencies(producer.markersSent, inPhase(arrived.otlp));
       const ipfixLatency = markerLatencies(producer.markersSent, inPhase(arrived.ipfix));
 
+      // The heap is read with nothing in transit: what is left is the connections' state.
+      await waitFor(async () => inTransit(await scrape(url)) === 0, 60_000);
       await collectGarbage(running);
       const end = await scrape(url);
       const heapPerConnection = (end.value('nodejs_heap_size_used_bytes') - idleHeap) / connections;

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   collectGarbage,
   EveProducer,
+  inTransit,
   paths,
   percentile,
   scrape,
@@ -70,13 +71,6 @@ afterAll(async () => {
   await sinks?.close();
   if (dir !== '') await rm(dir, { recursive: true, force: true });
 });
-
-/** Records held anywhere but the connection store (which holds connections, not records in transit). */
-function inTransit(m: Metrics): number {
-  return m.samples
-    .filter((s) => s.name === 'l7flow_queue_size' && s.labels.queue !== 'connections')
-    .reduce((sum, s) => sum + s.value, 0);
-}
 
 /** Exporters for which received != sent + dropped, or records still queued. */
 function unsettled(m: Metrics): string[] {

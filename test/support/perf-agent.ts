@@ -198,6 +198,13 @@ export class Metrics {
   }
 }
 
+/** Records held anywhere but the connection store (which holds connections, not records in transit). */
+export function inTransit(m: Metrics): number {
+  return m.samples
+    .filter((s) => s.name === 'l7flow_queue_size' && s.labels.queue !== 'connections')
+    .reduce((sum, s) => sum + s.value, 0);
+}
+
 export async function scrape(url: string, timeoutMs = 10_000): Promise<Metrics> {
   const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   return Metrics.parse(await response.text());
