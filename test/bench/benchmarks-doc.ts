@@ -72,8 +72,8 @@ Do not edit it by hand. \`npm run bench [-- NAME...]\` alone prints the same lin
 Every figure is printed beside a baseline measured in the same run on the same machine, and
 their ratio: on a machine shared with other work, absolute figures move between runs, the
 ratios much less. Rates are medians of several rounds. What each benchmark measures, and its
-baseline, is described at the top of its file in \`test/bench/\`; the whole-pipeline benchmark
-is explained in [overload.md](overload.md) together with the memory bounds.
+baseline, is described at the top of its file in \`test/bench/\`. The memory bounds that the
+whole-pipeline figures relate to, and the overload test, are in [overload.md](overload.md).
 `;
 
 const begin = (name: string) => `<!-- bench:${name} -->`;
