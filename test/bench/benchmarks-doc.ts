@@ -32,7 +32,9 @@ export function describeMachine(): string {
   let commit = '';
   try {
     commit = git('rev-parse', '--short', 'HEAD').trim();
-    if (git('status', '--porcelain', '--untracked-files=no').trim() !== '') commit += ' with uncommitted changes';
+    // The page itself is not code the figures depend on.
+    const changed = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs/benchmarks.md');
+    if (changed.trim() !== '') commit += ' with uncommitted changes';
   } catch {
     // not a git checkout
   }
