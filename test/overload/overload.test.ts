@@ -223,7 +223,7 @@ describe('overload', () => {
           `recovery ${spans() - recoverySpans}/${recoveryHttp} transactions exported\n`,
       );
 
-      // Memory: under the bound the configuration implies, and flat rather than growing.
+      // Memory: under the bound the configuration implies (docs/overload.md).
       expect(peakRss).toBeLessThan(bound.rssBytes);
       // Responsive: every scrape answered, and answered within 1 s (99% of them: on a shared
       // machine the agent is sometimes not scheduled at all for a moment; the maximum is reported).
