@@ -218,7 +218,7 @@ export const wholePipelineBench: Bench = {
 
       const bareBaseline = (name: string, value: number) => ({ name: `bare JSON.parse process, ${name}`, value });
       report({
-        name: 'input records (EVE lines + conntrack entries) per CPU-second of the agent',
+        name: 'events per core: EVE lines + conntrack entries per CPU-second of the agent',
         value: median(figures.map((f) => f.recordsPerCpuSecond)),
         unit: 'records/s',
         baseline: bareBaseline('same input', median(bareFigures.map((f) => f.recordsPerCpuSecond))),
