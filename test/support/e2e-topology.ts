@@ -205,42 +205,14 @@ export class E2eTopology {
   /** Removes everything; safe to call twice and after a failed start. */
   async destroy(): Promise<void> {
     for (const server of this.#servers.splice(0)) await stopChild(server);
-    await this.vsctl('--if-exists', 'del-br', this.bridge).catch(() => '');
+    await this.ovs.unplug(this.bridge, Object.values(this.pods), [this.target]);
     await this.ovs.stop();
-    for (const role of roles) {
-      await run('ip', ['link', 'del', this.pods[role].port]).catch(() => '');
-      await run('ip', ['netns', 'del', this.pods[role].netns]).catch(() => '');
-    }
-    // The netdev datapath's internal ports are tap devices that outlive the bridge.
-    for (const device of [this.bridge, this.target]) await run('ip', ['link', 'del', device]).catch(() => '');
   }
 
   async #build(): Promise<void> {
-    await this.vsctl(
-      'add-br',
-      this.bridge,
-      '--',
-      'set',
-      'Bridge',
-      this.bridge,
-      'datapath_type=netdev',
-      'fail_mode=standalone',
-    );
-    for (const role of roles) {
-      const pod = this.pods[role];
-      const inPod = (...args: string[]) => run('ip', ['netns', 'exec', pod.netns, ...args]);
-      await run('ip', ['netns', 'add', pod.netns]);
-      await run('ip', ['link', 'add', pod.port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.netns]);
-      await run('ip', ['link', 'set', pod.port, 'up']);
-      await inPod('ip', 'link', 'set', 'lo', 'up');
-      await inPod('ip', 'addr', 'add', `${pod.ip}/24`, 'dev', 'eth0');
-      await inPod('ip', 'link', 'set', 'eth0', 'up');
-      // The userspace datapath never completes partial checksums: without this TCP hangs.
-      await inPod('ethtool', '-K', 'eth0', 'tx', 'off');
-      await this.vsctl('add-port', this.bridge, pod.port);
-    }
-    await this.vsctl('add-port', this.bridge, this.target, '--', 'set', 'Interface', this.target, 'type=internal');
-    await run('ip', ['link', 'set', this.target, 'up']);
+    await this.ovs.addNetdevBridge(this.bridge);
+    for (const role of roles) await this.ovs.plugNamespace(this.bridge, this.pods[role]);
+    await this.ovs.addInternalPort(this.bridge, this.target);
     // The target receives only what a mirror copies to it, never flooded traffic.
     await this.ovs.ofctl('mod-port', this.bridge, this.target, 'no-flood');
     await this.ovs.ofctl('add-flow', this.bridge, `priority=100,ip,actions=ct(commit,zone=${zone}),NORMAL`);

@@ -106,9 +106,63 @@ export class PrivateOvs {
     );
   }
 
+  /** A bridge on the userspace (netdev) datapath: there is no openvswitch kernel module here. */
+  addNetdevBridge(bridge: string): Promise<string> {
+    return this.vsctl('add-br', bridge, '--', 'set', 'Bridge', bridge, 'datapath_type=netdev', 'fail_mode=standalone');
+  }
+
+  /** An internal port (a tap device in the root namespace, no address), up. */
+  async addInternalPort(bridge: string, name: string): Promise<void> {
+    await this.vsctl('add-port', bridge, name, '--', 'set', 'Interface', name, 'type=internal');
+    // ovs-vsctl returns before ovs-vswitchd has created the tap device; on a busy machine the
+    // device shows up a little later.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await run('ip', ['link', 'set', name, 'up']);
+        return;
+      } catch (error) {
+        if (attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  /** A namespace with `end.ip`/24 on its eth0, whose veth peer `end.port` is a port of `bridge`. */
+  async plugNamespace(bridge: string, end: NamespacePort): Promise<void> {
+    const inNetns = (...args: string[]) => run('ip', ['netns', 'exec', end.netns, ...args]);
+    await run('ip', ['netns', 'add', end.netns]);
+    await run('ip', ['link', 'add', end.port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', end.netns]);
+    await run('ip', ['link', 'set', end.port, 'up']);
+    await inNetns('ip', 'link', 'set', 'lo', 'up');
+    await inNetns('ip', 'addr', 'add', `${end.ip}/24`, 'dev', 'eth0');
+    await inNetns('ip', 'link', 'set', 'eth0', 'up');
+    // The userspace datapath never completes partial checksums: without this TCP hangs.
+    await inNetns('ethtool', '-K', 'eth0', 'tx', 'off');
+    await this.vsctl('add-port', bridge, end.port);
+  }
+
+  /**
+   * Deletes `bridge` and what plugNamespace made for `ends`; safe for what does not exist.
+   * The netdev datapath's internal ports (the bridge's own included) are tap devices that
+   * outlive the bridge: `internalPorts` names them.
+   */
+  async unplug(bridge: string, ends: readonly NamespacePort[], internalPorts: readonly string[] = []): Promise<void> {
+    await this.vsctl('--if-exists', 'del-br', bridge).catch(() => '');
+    for (const end of ends) {
+      await run('ip', ['link', 'del', end.port]).catch(() => '');
+      await run('ip', ['netns', 'del', end.netns]).catch(() => '');
+    }
+    for (const device of [bridge, ...internalPorts]) await run('ip', ['link', 'del', device]).catch(() => '');
+  }
+
+  /** Stops ovs-vswitchd only (its conntrack table goes with it); ovsdb-server stays. */
+  stopVswitchd(): Promise<void> {
+    return stopByPidFile(join(this.dir, 'ovs-vswitchd.pid'));
+  }
+
   /** A plain restart: OpenFlow flows and port config (no-flood) are lost, OVSDB is kept. */
   async restartVswitchd(): Promise<void> {
-    await stopByPidFile(join(this.dir, 'ovs-vswitchd.pid'));
+    await this.stopVswitchd();
     await this.startVswitchd();
   }
 
@@ -176,46 +230,15 @@ export class Topology {
   }
 
   async create(): Promise<void> {
-    const { ovs } = this;
-    await ovs.vsctl(
-      'add-br',
-      this.bridge,
-      '--',
-      'set',
-      'Bridge',
-      this.bridge,
-      'datapath_type=netdev',
-      'fail_mode=standalone',
-    );
-    for (const end of this.ends) {
-      await run('ip', ['netns', 'add', end.netns]);
-      await run('ip', ['link', 'add', end.port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', end.netns]);
-      await run('ip', ['link', 'set', end.port, 'up']);
-      await this.inNetns(end, 'ip', 'link', 'set', 'lo', 'up');
-      await this.inNetns(end, 'ip', 'addr', 'add', `${end.ip}/24`, 'dev', 'eth0');
-      await this.inNetns(end, 'ip', 'link', 'set', 'eth0', 'up');
-      // The userspace datapath never completes partial checksums: without this TCP hangs.
-      await this.inNetns(end, 'ethtool', '-K', 'eth0', 'tx', 'off');
-      await ovs.vsctl('add-port', this.bridge, end.port);
-    }
+    await this.ovs.addNetdevBridge(this.bridge);
+    for (const end of this.ends) await this.ovs.plugNamespace(this.bridge, end);
     await this.addInternalPort(this.target);
     await this.setNoFlood(this.target);
   }
 
   /** An internal port (a tap device in the root namespace, no address), up. */
-  async addInternalPort(name: string): Promise<void> {
-    await this.ovs.vsctl('add-port', this.bridge, name, '--', 'set', 'Interface', name, 'type=internal');
-    // ovs-vsctl returns before ovs-vswitchd has created the tap device; on a busy machine the
-    // device shows up a little later.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await run('ip', ['link', 'set', name, 'up']);
-        return;
-      } catch (error) {
-        if (attempt >= 50) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+  addInternalPort(name: string): Promise<void> {
+    return this.ovs.addInternalPort(this.bridge, name);
   }
 
   setNoFlood(port: string): Promise<string> {
@@ -261,13 +284,7 @@ export class Topology {
   async destroy(): Promise<void> {
     for (const server of this.#servers)
       if (server.pid !== undefined && server.exitCode === null) server.kill('SIGTERM');
-    await this.ovs.vsctl('--if-exists', 'del-br', this.bridge).catch(() => '');
-    for (const end of this.ends) {
-      await run('ip', ['link', 'del', end.port]).catch(() => '');
-      await run('ip', ['netns', 'del', end.netns]).catch(() => '');
-    }
-    // Internal ports of the netdev datapath are persistent tap devices.
-    for (const dev of [this.bridge, this.target]) await run('ip', ['link', 'del', dev]).catch(() => '');
+    await this.ovs.unplug(this.bridge, this.ends, [this.target]);
   }
 }
 

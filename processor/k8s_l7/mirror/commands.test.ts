@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { changeCommands, readCommands } from './commands.js';
-import type { MirrorSettings } from './plan.js';
+import { mirrorSettings } from '../../../test/support/k8s-l7-mirror-settings.js';
 
-const settings: MirrorSettings = {
-  mode: 'ovsdb_mirror',
-  bridge: 'br-int',
-  targetPort: 'antrea-l7-tap0',
-  mirrorName: 'l7flow',
-  cookie: '0x6c37666c6f77',
-  table: 0,
-  priority: 200,
-  externalIdKeys: { name: 'pod-name', namespace: 'pod-namespace' },
-};
+const settings = mirrorSettings('ovsdb_mirror');
 const bridge = '5a02cc83-93da-4a93-8fac-ba255f8cc1e9';
 const web = 'a7fdd050-3544-4b76-a956-c74a308a6f67';
 const api = '09d85040-9a4a-414e-8f38-6c4c613c08bc';

@@ -3,23 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExecOvsClient, OvsCommandError } from './ovs-client.js';
-import type { MirrorSettings } from './plan.js';
+import { mirrorSettings } from '../../../test/support/k8s-l7-mirror-settings.js';
 
 /**
  * The shell around the OVS tools, with stand-in executables: how failures, time limits and
  * OVS_RUNDIR reach the tool. (The real tools are exercised by real-ovs.test.ts.)
  */
 
-const settings: MirrorSettings = {
-  mode: 'openflow',
-  bridge: 'br-int',
-  targetPort: 'antrea-l7-tap0',
-  mirrorName: 'l7flow',
-  cookie: '0x6c37666c6f77',
-  table: 0,
-  priority: 200,
-  externalIdKeys: { name: 'pod-name', namespace: 'pod-namespace' },
-};
+const settings = mirrorSettings('openflow');
 
 let dir: string;
 beforeEach(async () => {

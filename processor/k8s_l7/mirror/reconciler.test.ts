@@ -6,17 +6,7 @@ import type { MirrorCandidate } from '../cluster-state.js';
 import { OvsCommandError } from './ovs-client.js';
 import type { MirrorSettings } from './plan.js';
 import { MirrorReconciler } from './reconciler.js';
-
-const mirrorSettings = (mode: MirrorSettings['mode'] = 'ovsdb_mirror'): MirrorSettings => ({
-  mode,
-  bridge: 'br-int',
-  targetPort: 'antrea-l7-tap0',
-  mirrorName: 'l7flow',
-  cookie: '0x6c37666c6f77',
-  table: 0,
-  priority: 200,
-  externalIdKeys: { name: 'pod-name', namespace: 'pod-namespace' },
-});
+import { mirrorSettings } from '../../../test/support/k8s-l7-mirror-settings.js';
 
 const web: MirrorCandidate = { namespace: 'shop', name: 'web', ips: ['10.0.0.2'], direction: 'ingress' };
 
