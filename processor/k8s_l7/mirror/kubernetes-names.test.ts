@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { FakeOvs } from '../../../test/support/k8s-l7-fake-ovs.js';
+import { mirrorSettings as settings } from '../../../test/support/k8s-l7-mirror-settings.js';
 import type { MirrorCandidate } from '../cluster-state.js';
 import { trimPod } from '../kube/objects.js';
 import { changeCommands } from './commands.js';
-import { planMirrors, type MirrorSettings } from './plan.js';
-
-const settings = (mode: MirrorSettings['mode']): MirrorSettings => ({
-  mode,
-  bridge: 'br-int',
-  targetPort: 'antrea-l7-tap0',
-  mirrorName: 'l7flow',
-  cookie: '0x6c37666c6f77',
-  table: 0,
-  priority: 200,
-  externalIdKeys: { name: 'pod-name', namespace: 'pod-namespace' },
-});
+import { planMirrors } from './plan.js';
 
 /**
  * Text a Pod's author (or a compromised API server) controls, written to break out of an
@@ -28,7 +18,7 @@ const hostileIp = '10.10.1.9,actions=drop\nadd table=0,priority=65535 actions=dr
 describe('names from Kubernetes and OVS command lines (docs/security.md)', () => {
   it.each(['ovsdb_mirror', 'openflow'] as const)(
     'a Pod with hostile names and addresses is mirrored by UUID, ofport and canonical IP only (%s)',
-    (mode) => {
+    async (mode) => {
       const trimmed = trimPod(
         {
           apiVersion: 'v1',
@@ -51,23 +41,21 @@ describe('names from Kubernetes and OVS command lines (docs/security.md)', () =>
       // Antrea's CNI names the Pod in its port's external_ids: the plan matches on them there.
       const ovs = new FakeOvs();
       ovs.addPodPort('web-eth0', { namespace: hostileNamespace, name: hostileName }, 7);
-      return ovs.read().then((state) => {
-        const plan = planMirrors([pod], state, settings(mode));
-        expect(plan.desiredPods).toBe(1);
-        const commands = changeCommands(plan.changes, settings(mode), 5);
-        expect(commands.length).toBeGreaterThan(0);
-        const text = commands.flatMap((c) => [...c.args, c.stdin ?? '']).join('\u0000');
-        for (const fragment of [
-          'del-br',
-          'actions=drop',
-          'priority=65535',
-          hostileName,
-          info.namespace,
-          '\nadd table=0,',
-        ])
-          expect(text).not.toContain(fragment);
-        if (mode === 'openflow') expect(text).toContain('ip,nw_dst=10.10.1.9');
-      });
+      const plan = planMirrors([pod], await ovs.read(), settings(mode));
+      expect(plan.desiredPods).toBe(1);
+      const commands = changeCommands(plan.changes, settings(mode), 5);
+      expect(commands.length).toBeGreaterThan(0);
+      const text = commands.flatMap((c) => [...c.args, c.stdin ?? '']).join('\u0000');
+      for (const fragment of [
+        'del-br',
+        'actions=drop',
+        'priority=65535',
+        hostileName,
+        info.namespace,
+        '\nadd table=0,',
+      ])
+        expect(text).not.toContain(fragment);
+      if (mode === 'openflow') expect(text).toContain('ip,nw_dst=10.10.1.9');
     },
   );
 });
