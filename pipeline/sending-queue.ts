@@ -85,6 +85,10 @@ export class SendingQueue implements Consumer<PipelineRecord> {
       } catch (error) {
         this.telemetry.dropped('export_failed', batch.length, error instanceof Error ? error.message : String(error));
       }
+      // An exporter whose consume() settles at once (it maps and enqueues) would otherwise have
+      // the whole queue drained in one turn of the event loop, while /metrics, sockets and
+      // timers wait (issue #10, overload).
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 }

@@ -18,8 +18,10 @@ export class RotatingFile {
   ) {}
 
   async open(): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    this.#handle = await open(this.path, 'a');
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o750 });
+    // Records name Pods and carry URLs and host names: not for every user of the host
+    // (docs/security.md). The mode applies when the file is created.
+    this.#handle = await open(this.path, 'a', 0o640);
     this.#size = (await this.#handle.stat()).size;
   }
 

@@ -48,3 +48,27 @@ describe('text format', () => {
     );
   });
 });
+
+describe('text format and untrusted text (docs/security.md)', () => {
+  it('escapes control characters from the traffic, so that a record stays one harmless line', () => {
+    const forged = http(0, 'GET', '/a\n2026-11-26T10:15:02.140Z http 10.0.0.1:1 -> 10.0.0.2:80 tcp GET forged 200');
+    const painted: HttpEvent = {
+      ...http(1, 'GET', '/b'),
+      http: { method: 'GET', hostname: '\u001b[2J\u001b]0;owned\u0007web', url: '/\r\u009b31m\u2028', status: 200 },
+    };
+    expect(formatRecord(forged)).toBe(
+      '2026-11-26T10:15:02.140Z http 10.10.1.4:51824 -> 10.96.0.20:80 tcp GET ' +
+        'web.shop/a\\x0a2026-11-26T10:15:02.140Z http 10.0.0.1:1 -> 10.0.0.2:80 tcp GET forged 200 no response',
+    );
+    expect(formatRecord(painted)).toBe(
+      '2026-11-26T10:15:02.140Z http 10.10.1.4:51824 -> 10.96.0.20:80 tcp GET ' +
+        '\\x1b[2J\\x1b]0;owned\\x07web/\\x0d\\x9b31m\\u2028 200',
+    );
+  });
+
+  it('leaves other text as it is, non-ASCII included', () => {
+    expect(formatRecord(http(0, 'GET', '/café/ünïcode?q=ä', 200))).toBe(
+      '2026-11-26T10:15:02.140Z http 10.10.1.4:51824 -> 10.96.0.20:80 tcp GET web.shop/café/ünïcode?q=ä 200',
+    );
+  });
+});

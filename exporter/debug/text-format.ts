@@ -9,6 +9,26 @@ const endReasons: Readonly<Record<number, string>> = { 1: 'idle', 2: 'active', 3
  * is the JSON format.
  */
 export function formatRecord(record: PipelineRecord): string {
+  return escapeControls(formatLine(record));
+}
+
+/**
+ * Host names, URLs, SNI and DNS names come from the network: a control character in one would
+ * forge a line of this output or drive the terminal showing it (escape sequences). They are
+ * written as `\xNN` (C0, DEL, C1) or `\uNNNN` (line and paragraph separators); see
+ * docs/security.md. The JSON format escapes them by itself.
+ */
+function escapeControls(line: string): string {
+  return line.replace(controlCharacters, (c) => {
+    const code = c.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
+}
+
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const controlCharacters = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+function formatLine(record: PipelineRecord): string {
   switch (record.kind) {
     case 'flow':
       return formatFlow(record);

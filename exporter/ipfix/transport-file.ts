@@ -43,12 +43,13 @@ export class FileTransport implements Transport {
 
   async open(): Promise<Connection> {
     const { path } = this.settings;
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(dirname(path), { recursive: true, mode: 0o750 });
     if (this.#rotateOnOpen) {
       await this.#rotate();
       this.#rotateOnOpen = false;
     }
-    const handle = await open(path, 'a+');
+    // Flows name Pods and carry URLs: owner and group only (docs/security.md); applies on creation.
+    const handle = await open(path, 'a+', 0o640);
     try {
       const { size, truncatedBytes } = await repairTail(handle, path);
       this.onOpen({ truncatedBytes });

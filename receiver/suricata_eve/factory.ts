@@ -16,6 +16,11 @@ const socketSchema = z
       .regex(/^0?[0-7]{3}$/, {
         error: (issue) => `must be an octal file mode such as 0660 (got ${JSON.stringify(issue.input)})`,
       })
+      // Whoever can connect can forge transactions into flows and traces (docs/security.md).
+      .refine((mode) => (parseInt(mode, 8) & 0o002) === 0, {
+        error: (issue) =>
+          `must not let every user of the host write events into l7flow (got ${JSON.stringify(issue.input)}; use 0660 and a group Suricata runs in)`,
+      })
       .default('0660')
       .describe('File mode of the socket: who may write events into l7flow.'),
     max_clients: z.number().int().min(1).max(1024).default(16).describe('Concurrent Suricata connections accepted.'),

@@ -1,9 +1,9 @@
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
 import type { L7Event } from '../../pipeline/records.js';
 import type { BoundCounter, BoundGauge } from '../../pipeline/telemetry.js';
 import type { EveStream } from './eve-stream.js';
+import { listenUnixSocket } from './unix-listen.js';
 
 export interface SocketSourceOptions {
   readonly path: string;
@@ -38,18 +38,8 @@ export class SocketSource {
   }
 
   async start(): Promise<void> {
-    const { path, mode } = this.options;
-    await mkdir(dirname(path), { recursive: true, mode: 0o750 });
-    await removeStaleSocket(path);
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(path, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenUnixSocket(this.#server, this.options.path, this.options.mode);
     this.#listening = true;
-    await chmod(path, mode);
   }
 
   /** Stops accepting, ends every client (a partial line is counted as truncated), waits for
@@ -89,17 +79,6 @@ export class SocketSource {
   #track(delivery: Promise<void>): Promise<void> {
     this.#inFlight.add(delivery);
     return delivery.finally(() => this.#inFlight.delete(delivery));
-  }
-}
-
-/** A socket file left by a previous run is removed; anything else at the path is an error. */
-async function removeStaleSocket(path: string): Promise<void> {
-  try {
-    const stat = await lstat(path);
-    if (!stat.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-    await unlink(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
 

@@ -48,7 +48,12 @@ service: { pipelines: { flows: { receivers: [test_source], processors: [test_joi
     const graphRate = await measureAsync(
       async (n) => {
         target = n * batch.length;
-        for (let i = 0; i < n; i++) await source.emit(batch);
+        for (let i = 0; i < n; i++) {
+          await source.emit(batch);
+          // A receiver is driven by I/O: the event loop turns between its reads, and the sending
+          // queues hand on a batch per turn (here one turn per 1000 records, one batch).
+          if (i % 10 === 9) await new Promise((r) => setImmediate(r));
+        }
         await drained();
       },
       { n: 2000 },

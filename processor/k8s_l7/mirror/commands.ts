@@ -121,10 +121,10 @@ export function changeCommands(
         vsctl.push('--', 'remove', 'Bridge', checkedUuid(change.bridge), 'mirrors', checkedUuid(change.uuid));
         break;
       case 'delete-flows':
-        for (const rule of change.flows) flowLines.push(deleteFlowLine(rule, settings.cookie));
+        for (const rule of change.flows) flowLines.push(checkedFlowLine(deleteFlowLine(rule, settings.cookie)));
         break;
       case 'add-flows':
-        for (const rule of change.flows) flowLines.push(addFlowLine(rule, settings.cookie));
+        for (const rule of change.flows) flowLines.push(checkedFlowLine(addFlowLine(rule, settings.cookie)));
         break;
       case 'set-no-flood':
         ofctl.push({
@@ -149,6 +149,18 @@ export function changeCommands(
     });
   }
   return [...commands, ...ofctl];
+}
+
+/**
+ * Flow lines go to ovs-ofctl's stdin one per line, so a newline (or a comma) in a Pod address
+ * would add a flow of its author's choosing. Addresses are canonical by the time they get here
+ * (kube/objects.ts, pods-file/parse.ts); this refuses anything that is not plain flow syntax,
+ * should a new source forget (docs/security.md).
+ */
+function checkedFlowLine(line: string): string {
+  if (!/^(add|delete_strict) [A-Za-z0-9_.:,=/-]+( actions=[A-Za-z0-9_:,]+)?$/.test(line))
+    throw new Error(`refusing to pass ${JSON.stringify(line)} to ovs-ofctl: not a flow line l7flow builds`);
+  return line;
 }
 
 function checkedUuid(uuid: string): string {
