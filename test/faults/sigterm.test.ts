@@ -209,13 +209,13 @@ describe('SIGTERM under full load', () => {
         });
         const monitor = agent.monitor(250);
         const traffic = load(socket, 4);
-        const loaded = await agent.waitForMetrics(
-          'the stuck exporters holding records',
+        await agent.waitForMetrics(
+          'the stuck exporters holding records while the healthy one delivers',
           (m) =>
             m.value('l7flow_records_held', { component: 'ipfix' }) > 1000 &&
-            m.value('l7flow_records_held', { component: 'otlp' }) > 1000,
+            m.value('l7flow_records_held', { component: 'otlp' }) > 1000 &&
+            m.value('l7flow_records_sent_total', { component: 'debug' }) > 0,
         );
-        expect(loaded.value('l7flow_records_sent_total', { component: 'debug' })).toBeGreaterThan(0);
         const { violations } = await monitor.stop();
         expect(violations).toEqual([]);
         const { code, ms } = await agent.stop();
@@ -236,9 +236,12 @@ describe('SIGTERM under full load', () => {
           const records = final.get(id)!;
           expect(records.sent + sum(records.dropped), id).toBe(transactions);
         }
+        // What OTLP held hung until the deadline. The IPFIX exporter's share is either still
+        // queued at the deadline (shutdown_timeout) or, once its session gave up on the stalled
+        // collector, overflowed its queue (queue_full): which one depends on the write timeout.
         const ipfix = final.get('ipfix')!;
         const otlp = final.get('otlp')!;
-        expect(ipfix.dropped.shutdown_timeout).toBeGreaterThan(0);
+        expect(sum(ipfix.dropped)).toBeGreaterThan(0);
         expect(otlp.dropped.shutdown_timeout).toBeGreaterThan(0);
         expect(otlp.sent).toBe(0);
         // The healthy exporter next to them was not held back: its queue was flushed in time.
