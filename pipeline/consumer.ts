@@ -27,12 +27,16 @@ export function fanout<R>(consumers: readonly Consumer<R>[]): Consumer<R> {
   };
 }
 
-/** Passes batches through to `next`, reporting each batch's size first. */
+/**
+ * Passes batches through to `next`, reporting each batch's size once `next` accepted it. A
+ * refused batch is not counted: the side that sent it counts it as dropped, so one loss is
+ * never counted twice (as sent and as dropped).
+ */
 export function countingConsumer<R>(next: Consumer<R>, count: (n: number) => void): Consumer<R> {
   return {
-    consume(batch) {
+    async consume(batch) {
+      await next.consume(batch);
       count(batch.length);
-      return next.consume(batch);
     },
   };
 }

@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
+import { packageRoot } from '../config/paths.js';
 import { CaptureLogger } from '../test/support/capture-logger.js';
 import { createTestKit, httpEvent, type TestKit } from '../test/support/components.js';
 import { metricValue } from '../test/support/settings.js';
@@ -73,6 +75,24 @@ describe('graph', () => {
     expect(await metricValue(telemetry, 'l7flow_records_sent_total', { component: 'test_source' })).toBe(3);
     expect(await metricValue(telemetry, 'l7flow_records_received_total', { component: 'test_join' })).toBe(3);
     expect(await metricValue(telemetry, 'l7flow_records_sent_total', { component: 'test_join' })).toBe(3);
+  });
+
+  it("states each component's final accounting in its stop line", async () => {
+    const kit = createTestKit();
+    const { graph, logger } = build(kit, twoExporters('{ fail: true }'));
+    await graph.start();
+    await kit.sources.get('test_source')!.emit([httpEvent(0), httpEvent(1)]);
+    await graph.shutdown();
+    const stopped = (component: string) =>
+      logger.lines.find((l) => l.component === component && typeof l.msg === 'string' && l.msg.endsWith(' stopped'));
+    expect(stopped('test_sink/a')).toMatchObject({
+      msg: 'exporter stopped',
+      records: { received: 2, sent: 2, dropped: {}, held: { sending_queue: 0 } },
+    });
+    expect(stopped('test_sink/b')).toMatchObject({
+      records: { received: 2, sent: 0, dropped: { export_failed: 2 }, held: { sending_queue: 0 } },
+    });
+    expect(stopped('test_join')).toMatchObject({ msg: 'processor stopped', records: { received: 2, sent: 2 } });
   });
 
   it('lets a blocked exporter fill its own queue and drop, without slowing its sibling', async () => {
@@ -170,6 +190,32 @@ describe('graph', () => {
     expect(graph.readiness()).toEqual({ ready: false, waiting: ['test_sink/b'] });
     await graph.shutdown();
     expect(graph.readiness().ready).toBe(false);
+  });
+
+  it('tells flow_join that no connection will come when only L7 events pass through k8s_l7', async () => {
+    const kit = createTestKit();
+    const pods = join(packageRoot, 'test', 'fixtures', 'k8s_l7', 'pods.yaml');
+    const connectionsExpected = async (receivers: string[]) => {
+      const { graph, logger } = build(
+        kit,
+        `
+receivers: { ${receivers.map((id) => `${id}: `).join(', ')} }
+processors:
+  k8s_l7: { pods: file, pods_file: ${JSON.stringify(pods)}, mirror: { mode: none } }
+  flow_join:
+exporters: { test_flow_sink: }
+service:
+  pipelines:
+    flows: { receivers: [${receivers.join(', ')}], processors: [k8s_l7, flow_join], exporters: [test_flow_sink] }
+`,
+      );
+      await graph.start();
+      await graph.shutdown();
+      return logger.lines.find((l) => l.component === 'flow_join' && l.msg === 'processor started')
+        ?.connectionsExpected;
+    };
+    expect(await connectionsExpected(['test_source'])).toBe(false);
+    expect(await connectionsExpected(['test_source', 'test_conn_source'])).toBe(true);
   });
 
   it('has a natural end only when every receiver is finite', async () => {

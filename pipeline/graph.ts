@@ -36,8 +36,9 @@ export interface ShutdownResult {
  *
  * Wiring per pipeline: receivers -> processors (in order) -> a SendingQueue per exporter.
  * A receiver in several pipelines feeds all of them; an exporter in several pipelines has one
- * instance and one queue. Record counters (`received`/`sent`) are kept on the edges here, so
- * components only count their drops and what they hold.
+ * instance and one queue. Record counters (`received`/`sent`) are kept on the edges here,
+ * counted once the receiving side accepted a batch, so components only count their drops and
+ * what they hold (receivers count what they read; each exporter's queue counts its intake).
  */
 export class Graph {
   readonly #exporters: Node[] = [];
@@ -139,7 +140,8 @@ export class Graph {
     const stop = async (node: Node) => {
       try {
         await node.component.shutdown(signal);
-        if (node.started) node.logger.info({ kind: node.kind }, `${node.kind} stopped`);
+        if (node.started)
+          node.logger.info({ kind: node.kind, records: node.telemetry.accounting() }, `${node.kind} stopped`);
       } catch (error) {
         failures.push(`${node.id}: ${error instanceof Error ? error.message : String(error)}`);
         node.logger.error({ err: error }, `${node.kind} failed to stop cleanly`);
@@ -214,7 +216,10 @@ function familiesReaching(
     if (!factory) continue;
     const transformed = factory.consumes.some((f) => flowing.has(f));
     const next = new Set([...flowing].filter((f) => !factory.consumes.includes(f)));
-    if (transformed) for (const f of factory.produces) next.add(f);
+    // A family it both consumes and produces only passes through (k8s_l7 attaches Pods to l7
+    // and conn records): it flows on only if it flowed in, or flow_join would wait for
+    // connections that never come.
+    if (transformed) for (const f of factory.produces) if (!factory.consumes.includes(f) || flowing.has(f)) next.add(f);
     flowing = next;
   }
   return reaching;

@@ -15,6 +15,11 @@ import type { ComponentTelemetry } from './telemetry.js';
  *
  * Drop reasons: `queue_full`, `export_failed` (the exporter rejected a batch: it gives up on
  * those records), `shutdown_timeout` (still queued when the shutdown deadline passed).
+ *
+ * Accounting: the queue counts what it holds (`l7flow_records_held{buffer="sending_queue"}`);
+ * from the moment the exporter's consume() is called the batch is the exporter's to count as
+ * sent, dropped or held, except when consume() rejects: then the exporter has counted none of
+ * it and the queue counts it as `export_failed`.
  */
 export class SendingQueue implements Consumer<PipelineRecord> {
   readonly #queue: BoundedQueue<PipelineRecord>;
@@ -31,6 +36,7 @@ export class SendingQueue implements Consumer<PipelineRecord> {
   ) {
     this.#queue = new BoundedQueue(config.queue_size, config.overflow, (n) => telemetry.dropped('queue_full', n));
     telemetry.queue('sending_queue', this.#queue);
+    telemetry.holds('sending_queue', () => this.#queue.size);
   }
 
   consume(batch: readonly PipelineRecord[]): Promise<void> {

@@ -21,6 +21,17 @@ export interface QueueGauge {
   readonly capacity: number;
 }
 
+/** Reads how many records a component holds in one place, at scrape time. */
+export type HeldCount = () => number;
+
+/** The terms of a component's accounting identity, as its stop log line states them. */
+export interface RecordAccounting {
+  readonly received: number;
+  readonly sent: number;
+  readonly dropped: Readonly<Record<string, number>>;
+  readonly held: Readonly<Record<string, number>>;
+}
+
 /** How often a component may log an aggregated drop warning. */
 const dropWarningIntervalUs = 10_000_000;
 
@@ -33,6 +44,7 @@ export class Telemetry {
   readonly registry = new Registry();
   readonly #families = new Map<string, Counter | Gauge | Histogram>();
   readonly #queues = new Map<string, { component: string; queue: string; gauge: QueueGauge }>();
+  readonly #held = new Map<string, { component: string; buffer: string; count: HeldCount }>();
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
@@ -44,6 +56,16 @@ export class Telemetry {
       registers: [this.registry],
       collect() {
         for (const q of queues.values()) this.set({ component: q.component, queue: q.queue }, q.gauge.size);
+      },
+    });
+    const held = this.#held;
+    new Gauge({
+      name: 'l7flow_records_held',
+      help: 'Records a component accepted and has neither passed on nor dropped yet, by where it holds them.',
+      labelNames: ['component', 'buffer'],
+      registers: [this.registry],
+      collect() {
+        for (const h of held.values()) this.set({ component: h.component, buffer: h.buffer }, h.count());
       },
     });
     new Gauge({
@@ -77,6 +99,10 @@ export class Telemetry {
     this.#queues.set(`${component}\u0000${queue}`, { component, queue, gauge });
   }
 
+  registerHeld(component: string, buffer: string, count: HeldCount): void {
+    this.#held.set(`${component}\u0000${buffer}`, { component, buffer, count });
+  }
+
   forComponent(component: string, logger: Logger, clock: Clock): ComponentTelemetry {
     return new ComponentTelemetry(this, component, logger, clock);
   }
@@ -102,8 +128,12 @@ export class Telemetry {
  * A component's view of telemetry: the standard record counters, queue gauges, and its own
  * metric families with the `component` label already bound.
  *
- * Accounting contract: for every component, records received = records sent + records
- * dropped (by reason) + records held (queued or pending), so no loss goes uncounted.
+ * Accounting contract (docs/metrics.md): for every component, at every scrape, records
+ * received = records sent + records dropped (by reason) + records held (holds()), so no loss
+ * goes uncounted. Each record moves from one term to another in one synchronous step, and a
+ * scrape reads every value in one synchronous pass, so the identity holds exactly even while
+ * records flow. flow_join, which turns transactions and samples into flow records, keeps its
+ * own identities (transactions in = out + dropped + held; connections opened = forgotten + held).
  */
 export class ComponentTelemetry {
   readonly #received: BoundCounter;
@@ -111,6 +141,8 @@ export class ComponentTelemetry {
   readonly #droppedFamily: (labels: Labels) => BoundCounter;
   readonly #errorFamily: (labels: Labels) => BoundCounter;
   readonly #pending = { dropped: new Map<string, number>(), errors: new Map<string, number>() };
+  readonly #totals = { received: 0, sent: 0, dropped: new Map<string, number>() };
+  readonly #holders = new Map<string, HeldCount>();
   #lastDetail: string | undefined;
   #lastWarningUs = Number.NEGATIVE_INFINITY;
 
@@ -136,11 +168,15 @@ export class ComponentTelemetry {
   }
 
   received(count: number): void {
-    if (count > 0) this.#received.inc(count);
+    if (count <= 0) return;
+    this.#received.inc(count);
+    this.#totals.received += count;
   }
 
   sent(count: number): void {
-    if (count > 0) this.#sent.inc(count);
+    if (count <= 0) return;
+    this.#sent.inc(count);
+    this.#totals.sent += count;
   }
 
   /**
@@ -150,6 +186,7 @@ export class ComponentTelemetry {
   dropped(reason: string, count: number, detail?: string): void {
     if (count <= 0) return;
     this.#droppedFamily({ reason }).inc(count);
+    this.#totals.dropped.set(reason, (this.#totals.dropped.get(reason) ?? 0) + count);
     this.#aggregate(this.#pending.dropped, reason, count, detail);
   }
 
@@ -182,6 +219,31 @@ export class ComponentTelemetry {
 
   queue(name: string, gauge: QueueGauge): void {
     this.telemetry.registerQueue(this.component, name, gauge);
+  }
+
+  /**
+   * Declares a place where the component holds records it accepted (a queue, a store, a batch
+   * being written): `l7flow_records_held{component, buffer}` reads `count` at every scrape.
+   * Counted in records of the unit the component receives, so that it closes the identity.
+   */
+  holds(buffer: string, count: HeldCount): void {
+    this.#holders.set(buffer, count);
+    this.telemetry.registerHeld(this.component, buffer, count);
+  }
+
+  /**
+   * This component's record counts so far, held records read now. The graph puts them in the
+   * component's stop line: once the agent has exited there is no /metrics left to scrape.
+   */
+  accounting(): RecordAccounting {
+    const held: Record<string, number> = {};
+    for (const [buffer, count] of this.#holders) held[buffer] = count();
+    return {
+      received: this.#totals.received,
+      sent: this.#totals.sent,
+      dropped: Object.fromEntries(this.#totals.dropped),
+      held,
+    };
   }
 
   /** A counter family; call the result with the extra label values to get a cached child. */

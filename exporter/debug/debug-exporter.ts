@@ -24,6 +24,8 @@ export class DebugExporter implements ConsumingComponent {
   readonly #file: RotatingFile | undefined;
   #sink: LineSink | undefined;
   #closed = false;
+  /** Records of the write in progress (`l7flow_records_held{buffer="writing"}`). */
+  #writing = 0;
 
   constructor(
     private readonly settings: Settings,
@@ -31,6 +33,7 @@ export class DebugExporter implements ConsumingComponent {
   ) {
     this.#file =
       config.path === '' ? undefined : new RotatingFile(config.path, config.max_file_size, config.max_backups);
+    settings.telemetry.holds('writing', () => this.#writing);
   }
 
   async start(): Promise<void> {
@@ -49,7 +52,13 @@ export class DebugExporter implements ConsumingComponent {
     const format = this.config.format === 'text' ? formatRecord : JSON.stringify;
     let text = '';
     for (const record of batch) text += `${format(record)}\n`;
-    await this.#sink.write(text);
+    // Held while written; on failure released uncounted: the sending queue counts export_failed.
+    this.#writing += batch.length;
+    try {
+      await this.#sink.write(text);
+    } finally {
+      this.#writing -= batch.length;
+    }
     this.settings.telemetry.sent(batch.length);
   }
 

@@ -4,6 +4,7 @@ import { deferred, type Deferred } from '../../pipeline/once.js';
 import { IpfixDecoder, type DecodedMessage } from '../../test/support/ipfix-decode.js';
 import { httpTx, ipfixFlow } from '../../test/support/ipfix-records.js';
 import { ManualClock } from '../../test/support/manual-clock.js';
+import { MetricsSnapshot, stageAccount } from '../../test/support/accounting.js';
 import { metricValue, testSettings } from '../../test/support/settings.js';
 import { IpfixExporter } from './exporter.js';
 import { ipfixConfigSchema, resolveIpfixConfig } from './factory.js';
@@ -319,6 +320,54 @@ describe('ipfix exporter queue', () => {
     expect(await metric('l7flow_records_sent_total')).toBe(4);
     expect(await metric('l7flow_records_dropped_total', { reason: 'queue_full' })).toBe(0);
     await exporter.shutdown();
+  });
+});
+
+describe('ipfix exporter accounting', () => {
+  it('holds every flow it accepted until it is sent or dropped: encoding, send_queue, sending', async () => {
+    const clock = new ManualClock();
+    const { settings, telemetry } = testSettings('ipfix', clock);
+    const transport = new FakeTransport('tcp');
+    const config = resolveIpfixConfig(ipfixConfigSchema.parse({ transport: 'tcp', queue_size: 2 }));
+    const exporter = new IpfixExporter(settings, config, transport);
+    let consumed = 0;
+    const account = async () => {
+      const a = stageAccount(await MetricsSnapshot.of(telemetry), 'ipfix');
+      const dropped = Object.values(a.dropped).reduce((x, y) => x + y, 0);
+      return {
+        unaccounted:
+          consumed - a.sent - dropped - (a.held.encoding ?? 0) - (a.held.send_queue ?? 0) - (a.held.sending ?? 0),
+        ...a,
+      };
+    };
+    await exporter.start(host);
+    await settle();
+    transport.current.stall = deferred();
+    // One message per batch: the first is being written, two wait in the queue, the fourth waits for room.
+    const batches = [0, 1, 2, 3].map((i) => flows(3, i * 3));
+    const calls = batches.map((batch) => {
+      consumed += batch.length;
+      return exporter.consume(batch);
+    });
+    await settle();
+    expect(await account()).toMatchObject({ unaccounted: 0, held: { sending: 3, send_queue: 6, encoding: 3 } });
+
+    // The collector goes away mid-write: the message goes back to the queue, nothing is lost.
+    transport.current.failWrites = true;
+    transport.current.stall.resolve();
+    await settle();
+    expect(await account()).toMatchObject({ unaccounted: 0, sent: 0 });
+
+    transport.reachable = false;
+    const controller = new AbortController();
+    const stopping = exporter.shutdown(controller.signal);
+    await settle();
+    controller.abort();
+    await Promise.all([stopping, ...calls]);
+    expect(await account()).toMatchObject({
+      unaccounted: 0,
+      held: { encoding: 0, send_queue: 0, sending: 0 },
+    });
   });
 });
 

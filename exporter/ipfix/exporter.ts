@@ -30,7 +30,9 @@ import { UdpTransport } from './transport-udp.js';
  *
  * Accounting: a flow counts as sent when the message holding its main record is written,
  * and as dropped (by reason) when that message is dropped. Continuation and IANA HTTP
- * records are counted in the IPFIX data-record metrics.
+ * records are counted in the IPFIX data-record metrics. Until then it is held, in records:
+ * `encoding` (its consume() call waits for room in the queue), `send_queue`, or `sending`
+ * (its message is being written).
  */
 export class IpfixExporter implements ConsumingComponent {
   readonly #encoder: FlowEncoder;
@@ -53,6 +55,10 @@ export class IpfixExporter implements ConsumingComponent {
   #templatesLost = false;
   #sessions = 0;
   #outage = false;
+  /** Flows of consume() calls not queued yet (waiting for room). */
+  #encoding = 0;
+  /** Flows of messages taken off the queue whose write has not settled. */
+  #sending = 0;
   readonly #notSent = { flows: 0, packets: 0, octets: 0, firstMs: 0, lastMs: 0 };
 
   constructor(
@@ -71,6 +77,9 @@ export class IpfixExporter implements ConsumingComponent {
     this.#transport = transport ?? createTransport(resolved, settings, () => this.#udpError());
     this.#metrics = createMetrics(settings, this.#transport.name);
     settings.telemetry.queue('send_queue', this.#queue);
+    settings.telemetry.holds('encoding', () => this.#encoding);
+    settings.telemetry.holds('send_queue', () => this.#queue.flows);
+    settings.telemetry.holds('sending', () => this.#sending);
   }
 
   details(): Readonly<Record<string, unknown>> {
@@ -95,11 +104,13 @@ export class IpfixExporter implements ConsumingComponent {
     if (this.#closed) throw new ClosedError(this.settings.id);
     const { messages, report } = this.#encoder.encode(batch);
     this.#account(report);
+    for (const message of messages) this.#encoding += message.flows;
     for (const message of messages) {
       while (this.#queue.full && this.#sessionLikely && !this.#closed) {
         this.#roomFreed ??= deferred();
         await this.#roomFreed.promise;
       }
+      this.#encoding -= message.flows;
       this.#queue.push(message);
       this.#wakeRunner?.resolve();
     }
@@ -218,6 +229,7 @@ export class IpfixExporter implements ConsumingComponent {
           this.#scheduleRefresh();
         }
         const item = this.#queue.shift();
+        if (item) this.#sending += item.message.flows;
         if (!item) {
           await settle();
           if (this.#flushing) {
@@ -234,7 +246,7 @@ export class IpfixExporter implements ConsumingComponent {
           this.#templatesLost = false;
           const lost = await this.#sendAll(connection, header, this.#encoder.sessionMessages(this.#stats()));
           if (lost) {
-            this.#queue.unshift(item);
+            this.#requeue(item);
             ended = lost;
             break;
           }
@@ -270,12 +282,19 @@ export class IpfixExporter implements ConsumingComponent {
     try {
       await connection.write(message.bytes);
     } catch (error) {
-      this.#queue.unshift(item);
+      this.#requeue(item);
       return asError(error);
     }
     header.advance(skippedBefore + message.dataRecords);
+    this.#sending -= message.flows;
     this.#dataSent(message);
     return undefined;
+  }
+
+  /** Puts a message whose write failed back at the head of the queue, for the next session. */
+  #requeue(item: QueuedMessage): void {
+    this.#sending -= item.message.flows;
+    this.#queue.unshift(item);
   }
 
   /**
@@ -290,10 +309,12 @@ export class IpfixExporter implements ConsumingComponent {
     try {
       await connection.write(message.bytes);
     } catch {
+      this.#sending -= message.flows;
       this.#dropped(message, 'send_failed');
       this.#templatesLost = true;
       return;
     }
+    this.#sending -= message.flows;
     this.#dataSent(message);
   }
 

@@ -39,6 +39,13 @@ export class SendQueue {
     return this.#size >= this.capacity;
   }
 
+  /** Flows whose main record is in a queued message (read at scrape time: O(size)). */
+  get flows(): number {
+    let flows = 0;
+    for (let i = 0; i < this.#size; i++) flows += this.#ring[(this.#head + i) % this.#ring.length]?.message.flows ?? 0;
+    return flows;
+  }
+
   /** Adds a message at the tail, dropping by policy when full. */
   push(message: EncodedMessage): void {
     if (this.full) {

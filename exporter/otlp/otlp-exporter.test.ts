@@ -21,6 +21,7 @@ import {
 } from '../../test/support/otlp-receiver.js';
 import { baseTimeUs, clientPod, flow, httpTx, pod, serverPod } from '../../test/support/otlp-records.js';
 import { metricValue } from '../../test/support/settings.js';
+import { until } from '../../test/support/until.js';
 import { otlpConfigSchema } from './factory.js';
 import { OtlpExporter } from './otlp-exporter.js';
 
@@ -257,6 +258,22 @@ describe('OTLP exporter delivery', () => {
     expect(await metric('l7flow_records_dropped_total', { reason: 'queue_full' })).toBe(6);
     expect(await metric('l7flow_otlp_items_failed_total', { signal: 'logs', code: 'DEADLINE_EXCEEDED' })).toBe(1);
     expect(await metric('l7flow_records_sent_total')).toBe(5);
+  });
+
+  it('holds a record until all its spans and its log are acknowledged or dropped', async () => {
+    const rx = await receiver();
+    rx.hang('traces', 1);
+    const { exporter: otlp, metric } = exporter(rx.endpoint, { timeout: '300ms' });
+    await otlp.start();
+    const held = () => metric('l7flow_records_held', { buffer: 'otlp_queue' });
+    await otlp.consume([...twoServers(), flow([], { flowKey: 9, app: '' })]);
+    // Logs go through; the spans wait on the hung request, so their three records are held.
+    await until(async () => (await metric('l7flow_records_sent_total')) === 1, 'the record without spans');
+    expect(await held()).toBe(3);
+    expect(rx.spans).toHaveLength(0);
+    await until(async () => (await metric('l7flow_records_sent_total')) === 4, 'the retried spans');
+    expect(await held()).toBe(0);
+    expect(rx.spans).toHaveLength(3);
   });
 
   it('flushes what is queued when it shuts down', async () => {

@@ -61,6 +61,8 @@ export class OtlpExporter implements ConsumingComponent {
   readonly #spanMapping: SpanMapping;
   readonly #logMapping: LogMapping;
   readonly #suppressed: BoundCounter;
+  /** Records with spans or logs still queued or in flight (`l7flow_records_held{buffer="otlp_queue"}`). */
+  #holding = 0;
   #transports: OtlpTransports | undefined;
   #closed = false;
 
@@ -90,6 +92,7 @@ export class OtlpExporter implements ConsumingComponent {
     this.#logs = config.signals.includes('logs')
       ? this.#sender('logs', (batch) => this.#transports?.logs(batch) ?? notStarted)
       : undefined;
+    settings.telemetry.holds('otlp_queue', () => this.#holding);
   }
 
   async start(): Promise<void> {
@@ -143,6 +146,7 @@ export class OtlpExporter implements ConsumingComponent {
         continue;
       }
       if (ticket.remaining === 0) nothingToSend++;
+      else this.#holding++;
     }
     // Records that yield nothing under the configured signals are done: nothing of them is lost.
     this.settings.telemetry.sent(nothingToSend);
@@ -245,6 +249,7 @@ export class OtlpExporter implements ConsumingComponent {
         ticket.detail = detail;
       }
       if (--ticket.remaining > 0) continue;
+      this.#holding--;
       if (ticket.dropReason === undefined) {
         sent++;
         continue;

@@ -45,6 +45,7 @@ class Harness {
   readonly table: FlowTable;
   readonly records: FlowRecord[] = [];
   readonly counts: Record<string, number> = {};
+  ingested = 0;
   nowUs = t0;
 
   constructor(options: Partial<FlowTableOptions> = {}) {
@@ -52,7 +53,11 @@ class Harness {
     this.table = new FlowTable(
       { ...defaults, ...options },
       {
-        exported: (reason) => count(`exported ${reason}`),
+        exported: (reason, transactions) => {
+          count(`exported ${reason}`);
+          count('transactions exported', transactions);
+        },
+        opened: (n) => count('opened', n),
         transactions: (result, n) => count(result, n),
         dropped: (reason, n) => count(`dropped ${reason}`, n),
         forgotten: (reason, n) => count(`forgotten ${reason}`, n),
@@ -118,6 +123,7 @@ class Harness {
           ...extra,
         };
         this.table.ingestEvent(event, this.nowUs);
+        this.ingested++;
       }
       this.#collect();
       return this;
@@ -135,6 +141,26 @@ class Harness {
     return this.records.map(
       (r) => `#${r.flowKey} reason=${r.endReason} tx=[${r.l7.map((e) => e.txId).join(',')}] dp=${r.deltas.packets}`,
     );
+  }
+
+  /**
+   * The identities docs/metrics.md states for flow_join, from what the table reported and
+   * what it holds; empty when they hold. Transactions exported must also be exactly those
+   * the collected records carry.
+   */
+  accountingProblems(): string[] {
+    const c = (name: string) => this.counts[name] ?? 0;
+    const inRecords = this.records.reduce((n, r) => n + r.l7.length, 0);
+    const held = this.table.pendingTransactions + this.table.joinedTransactions;
+    const forgotten = ['ended', 'replaced', 'stale', 'evicted'].reduce((n, r) => n + c(`forgotten ${r}`), 0);
+    const problems: string[] = [];
+    if (this.ingested !== c('transactions exported') + c('dropped unmatched') + held)
+      problems.push(`transactions: ${this.ingested} in, ${c('transactions exported')} exported, held ${held}`);
+    if (c('transactions exported') !== inRecords)
+      problems.push(`exported ${c('transactions exported')} but records carry ${inRecords}`);
+    if (c('opened') !== forgotten + this.table.connections)
+      problems.push(`connections: ${c('opened')} opened, ${forgotten} forgotten, ${this.table.connections} held`);
+    return problems;
   }
 
   #collect(): void {
@@ -390,6 +416,58 @@ describe('flow join: exports', () => {
   });
 });
 
+describe('flow join: accounting', () => {
+  it('keeps transactions in = exported + dropped + held, and connections opened = forgotten + held, at every step', () => {
+    const ops = fc.oneof(
+      fc.record({ op: fc.constant('sample' as const), conn: fc.nat(5), dying: fc.boolean(), id: fc.nat(1) }),
+      fc.record({ op: fc.constant('event' as const), conn: fc.nat(7) }),
+      fc.record({ op: fc.constant('advance' as const), seconds: fc.integer({ min: 0, max: 40 }) }),
+      fc.record({ op: fc.constant('dumpEnd' as const), complete: fc.boolean() }),
+    );
+    fc.assert(
+      fc.property(fc.array(ops, { maxLength: 60 }), fc.constantFrom('export', 'drop'), (steps, unmatched) => {
+        const h = new Harness({ maxTransactionsPerFlow: 2, maxConnections: 3, maxPending: 3, unmatched });
+        const tuple = (i: number): Tuple => ({ ...client, srcPort: 2000 + i });
+        let seconds = 0;
+        let txId = 0;
+        for (const step of steps) {
+          if (step.op === 'advance') h.at((seconds += step.seconds));
+          else if (step.op === 'dumpEnd') h.dumpEnd(step.complete);
+          else if (step.op === 'event') h.http(txId++, tuple(step.conn), { flowId: step.conn });
+          else h.conn({ counters: counters(1 + txId), dying: step.dying, id: step.id }, tuple(step.conn));
+          expect(h.accountingProblems()).toEqual([]);
+        }
+        h.shutdown();
+        expect(h.accountingProblems()).toEqual([]);
+        expect(h.table.pendingTransactions + h.table.joinedTransactions).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('counts why each connection left the store', () => {
+    const h = new Harness({ maxConnections: 3, idleTimeoutUs: 15 * s, staleTimeoutUs: 60 * s, pendingTtlUs: 10 * s });
+    const port = (srcPort: number): Tuple => ({ ...client, srcPort });
+    h.at(0).conn({ counters: counters(1), id: 1 }, port(1));
+    h.conn({ counters: counters(1), id: 2 }, port(1)); // a new conntrack id on the tuple: replaced
+    h.conn({ counters: counters(1), dying: true }, port(2)); // destroyed: ended once the late window passes
+    h.at(20)
+      .conn({ counters: counters(1) }, port(3))
+      .conn({ counters: counters(1) }, port(4));
+    h.conn({ counters: counters(1) }, port(5)); // the store is full: the idle port 1 is evicted
+    h.at(200); // ports 3 to 5 go idle, then stale
+    expect(h.counts).toMatchObject({
+      opened: 6,
+      'forgotten replaced': 1,
+      'forgotten ended': 1,
+      'forgotten evicted': 1,
+      'forgotten stale': 3,
+    });
+    expect(h.table.connections).toBe(0);
+    expect(h.accountingProblems()).toEqual([]);
+  });
+});
+
 describe('flow join: invariants under any interleaving', () => {
   type Op =
     | { op: 'sample'; conn: number }
@@ -431,6 +509,7 @@ describe('flow join: invariants under any interleaving', () => {
           }
         }
         h.at(seconds + 1000).shutdown();
+        expect(h.accountingProblems()).toEqual([]);
 
         const exported = h.records.flatMap((r) => r.l7.map((e) => `${e.flowId}:${e.txId}`));
         expect(exported.sort()).toEqual([...sent].sort());

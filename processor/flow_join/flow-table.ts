@@ -30,13 +30,25 @@ export interface FlowTableOptions {
 
 export type TransactionResult = 'matched' | 'matched_after_wait' | 'late' | 'unmatched';
 
-/** What the table reports; the component binds these to metrics. */
+/**
+ * Why a connection left the store: `ended` (conntrack no longer has it and the late window
+ * passed), `replaced` (a new connection reused its tuple), `stale` (no sample for the stale
+ * timeout), `evicted` (the store was full). Every one was exported before it was forgotten.
+ */
+export type ForgetReason = 'ended' | 'replaced' | 'stale' | 'evicted';
+
+/**
+ * What the table reports; the component binds these to metrics. Together they close two
+ * identities at every step: transactions ingested = transactions exported + dropped +
+ * pendingTransactions + joinedTransactions, and connections opened = forgotten + connections.
+ */
 export interface FlowTableEvents {
-  exported(reason: FlowEndReason): void;
+  /** A record was made, carrying `transactions` transactions. */
+  exported(reason: FlowEndReason, transactions: number): void;
   transactions(result: TransactionResult, count: number): void;
-  dropped(reason: 'unmatched' | 'shutdown', count: number): void;
-  /** Connections forgotten without an export: stale, or replaced by a new one on the same tuple. */
-  forgotten(reason: 'stale' | 'evicted', count: number): void;
+  dropped(reason: 'unmatched', count: number): void;
+  opened(count: number): void;
+  forgotten(reason: ForgetReason, count: number): void;
   pendingEvicted(count: number): void;
   capExports(count: number): void;
 }
@@ -142,6 +154,8 @@ export class FlowTable {
   #immediateSinceUs = 0;
   #nextFlowKey = 1;
   #dumpStartUs: number | undefined;
+  /** Transactions attached to connections and waiting for their next record. */
+  #joined = 0;
 
   constructor(
     private readonly options: FlowTableOptions,
@@ -157,6 +171,17 @@ export class FlowTable {
 
   get pending(): number {
     return this.#pending.size;
+  }
+
+  /** Transactions not in a record yet because their connection has not appeared (or, without
+   * conntrack input, until the next takeOutput). */
+  get pendingTransactions(): number {
+    return this.#pending.size + this.#immediate.length;
+  }
+
+  /** Transactions joined onto connections, waiting for the connection's next record. */
+  get joinedTransactions(): number {
+    return this.#joined;
   }
 
   /** Records produced since the last call. Follow-ups of ended connections are made here, so
@@ -176,6 +201,7 @@ export class FlowTable {
     if (connection && isNewConnection(connection, sample)) {
       // The tuple was reused: the old connection is over, whatever conntrack said last.
       if (connection.state !== 'ended') this.#end(connection, FlowEndReason.endOfFlow, nowUs);
+      this.events.forgotten('replaced', 1);
       this.#remove(connection, FlowEndReason.endOfFlow, nowUs);
       connection = undefined;
     }
@@ -252,6 +278,7 @@ export class FlowTable {
     if (this.#connections.size >= this.options.maxConnections) this.#evictOldest(nowUs);
     const connection = new Connection(this.#nextFlowKey++, key, sample.zone, sample);
     this.#connections.set(key, connection);
+    this.events.opened(1);
     const keys = connection.tupleKeys();
     for (const tupleKeyOf of keys) this.#byTuple.set(tupleKeyOf, connection);
     this.#schedule(connection, nowUs);
@@ -283,6 +310,7 @@ export class FlowTable {
 
   #attach(connection: Connection, event: L7Event, result: TransactionResult, nowUs: number): void {
     this.events.transactions(result, 1);
+    this.#joined++;
     if (connection.l7 === noTransactions) connection.l7 = [event];
     else connection.l7.push(event);
     if (connection.app === '') connection.app = event.kind;
@@ -346,7 +374,7 @@ export class FlowTable {
         this.#remove(connection, FlowEndReason.idleTimeout, nowUs);
         return;
       case 'ended':
-        if (!connection.gone) this.events.forgotten('stale', 1);
+        this.events.forgotten(connection.gone ? 'ended' : 'stale', 1);
         this.#remove(connection, FlowEndReason.endOfFlow, nowUs);
         return;
     }
@@ -462,8 +490,9 @@ export class FlowTable {
     connection.exported = totals;
     connection.lastExportUs = nowUs;
     connection.dirty = connection.l7.length > 0;
+    this.#joined -= l7.length;
     this.#output.push(record);
-    this.events.exported(endReason);
+    this.events.exported(endReason, l7.length);
   }
 
   /** Transactions whose connection never came: L7-only records (one per Suricata flow) or a
@@ -504,7 +533,7 @@ export class FlowTable {
           l7,
           l7Dropped: 0,
         });
-        this.events.exported(FlowEndReason.endOfFlow);
+        this.events.exported(FlowEndReason.endOfFlow, l7.length);
       }
     }
   }

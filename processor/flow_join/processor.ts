@@ -24,6 +24,7 @@ const reasonLabels: Readonly<Record<FlowEndReason, string>> = {
 export class FlowJoinProcessor implements ConsumingComponent {
   readonly #table: FlowTable;
   readonly #tickMs: number;
+  readonly #transactionsReceived: BoundCounter;
   #timer: Timer | undefined;
   #closed = false;
 
@@ -43,9 +44,21 @@ export class FlowJoinProcessor implements ConsumingComponent {
     );
     const forgotten = telemetry.counter(
       'l7flow_join_connections_forgotten_total',
-      'Connections forgotten: stale (no sample for stale_timeout) or evicted (max_connections).',
+      'Connections removed from the store, each after its last record: ended, replaced (tuple reused), stale (no sample for stale_timeout), evicted (max_connections).',
       ['reason'],
     );
+    const opened = telemetry.counter(
+      'l7flow_join_connections_opened_total',
+      'Connections added to the store (opened = forgotten + held).',
+    )();
+    const transactionsReceived = telemetry.counter(
+      'l7flow_join_transactions_received_total',
+      'L7 transactions consumed (received = exported + dropped + held).',
+    )();
+    const transactionsExported = telemetry.counter(
+      'l7flow_join_transactions_exported_total',
+      'L7 transactions placed into flow records, each exactly once.',
+    )();
     const pendingEvicted = telemetry.counter(
       'l7flow_join_pending_evicted_total',
       'Waiting transactions pushed out by max_pending and treated as unmatched.',
@@ -64,8 +77,13 @@ export class FlowJoinProcessor implements ConsumingComponent {
       late: transactions({ result: 'late' }),
       unmatched: transactions({ result: 'unmatched' }),
     };
+    this.#transactionsReceived = transactionsReceived;
     const events: FlowTableEvents = {
-      exported: (reason) => exportCounters[reason]?.inc(),
+      exported: (reason, transactions) => {
+        exportCounters[reason]?.inc();
+        if (transactions > 0) transactionsExported.inc(transactions);
+      },
+      opened: (count) => opened.inc(count),
       transactions: (result, count) => transactionCounters[result].inc(count),
       dropped: (reason, count) => telemetry.dropped(reason, count),
       forgotten: (reason, count) => forgotten({ reason }).inc(count),
@@ -100,6 +118,9 @@ export class FlowJoinProcessor implements ConsumingComponent {
       },
       capacity: config.max_pending,
     });
+    // Held transactions, in the unit flow_join's identity counts: L7 records received.
+    telemetry.holds('pending_l7', () => table.pendingTransactions);
+    telemetry.holds('joined_l7', () => table.joinedTransactions);
     // Timeouts are honoured to within a tenth of the shortest one (50 ms to 1 s).
     const shortest = Math.min(config.active_timeout, config.idle_timeout, config.l7_pending_ttl || Infinity);
     this.#tickMs = Math.min(1000, Math.max(50, Math.floor(shortest / 10)));
@@ -122,6 +143,7 @@ export class FlowJoinProcessor implements ConsumingComponent {
     if (this.#closed) throw new ClosedError(this.settings.id);
     const nowUs = this.settings.clock.nowUs();
     const passThrough: PipelineRecord[] = [];
+    let transactions = 0;
     for (const record of batch) {
       switch (record.kind) {
         case 'conn':
@@ -133,6 +155,7 @@ export class FlowJoinProcessor implements ConsumingComponent {
         case 'http':
         case 'tls':
         case 'dns':
+          transactions++;
           this.#table.ingestEvent(record, nowUs);
           break;
         case 'flow':
@@ -140,6 +163,7 @@ export class FlowJoinProcessor implements ConsumingComponent {
           break;
       }
     }
+    if (transactions > 0) this.#transactionsReceived.inc(transactions);
     this.#table.expire(nowUs);
     await this.#emit(nowUs, passThrough);
   }

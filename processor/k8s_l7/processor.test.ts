@@ -196,6 +196,32 @@ describe('processor k8s_l7: L7 events', () => {
   });
 });
 
+describe('processor k8s_l7: accounting', () => {
+  it('counts records the next component refuses as rejected, and does not pass the refusal up', async () => {
+    const { settings, telemetry } = testSettings('k8s_l7', new ManualClock());
+    const processor = new K8sL7Processor(
+      settings,
+      k8sL7ConfigSchema.parse({ mirror: { mode: 'none' } }),
+      consumerFn(() => Promise.reject(new Error('flow_join: consume after shutdown'))),
+      { source: (state) => new ScriptedSource(state, [web, client, batch, db], namespaces) },
+    );
+    await processor.start();
+    // Its sender counts a refused batch as dropped: had k8s_l7 rejected, the no_pod drop
+    // below would have been counted twice.
+    await expect(
+      processor.consume([
+        http('10.10.0.1', '10.10.0.2'),
+        http('192.168.1.1', '1.1.1.1'),
+        http('10.10.0.3', '10.10.0.2'),
+      ]),
+    ).resolves.toBeUndefined();
+    const dropped = (reason: string) =>
+      metricValue(telemetry, 'l7flow_records_dropped_total', { component: 'k8s_l7', reason });
+    expect([await dropped('rejected'), await dropped('no_pod')]).toEqual([2, 1]);
+    await processor.shutdown();
+  });
+});
+
 describe('processor k8s_l7: conntrack samples and other records', () => {
   const conn = (original: Tuple, reply: Tuple): ConnSample => ({
     kind: 'conn',

@@ -190,7 +190,13 @@ export class K8sL7Processor implements ConsumingComponent {
       telemetry.dropped('no_pod', noPod);
       telemetry.dropped('not_opted_in', notOptedIn);
     }
-    if (out.length > 0) await this.next.consume(out);
+    if (out.length === 0) return;
+    try {
+      await this.next.consume(out);
+    } catch (error) {
+      // Counted here, never passed up: the sender would count the whole batch again.
+      telemetry.dropped('rejected', out.length, error instanceof Error ? error.message : String(error));
+    }
   }
 
   readonly shutdown = once(async (): Promise<void> => {

@@ -7,6 +7,8 @@ import type { ConnDumpEnd, ConnSample, PipelineRecord } from '../../pipeline/rec
 import { FakeSource, type FakeRun } from '../../test/support/conntrack-fake-source.js';
 import { fixtureLine, fixtureLines } from '../../test/support/conntrack-fixtures.js';
 import { ManualClock } from '../../test/support/manual-clock.js';
+import { deferred } from '../../pipeline/once.js';
+import { MetricsSnapshot, stageAccount } from '../../test/support/accounting.js';
 import { metricValue, testSettings } from '../../test/support/settings.js';
 import { until } from '../../test/support/until.js';
 import { conntrackConfigSchema } from './factory.js';
@@ -53,7 +55,7 @@ function setup(config: Record<string, unknown> = {}, source = new FakeSource(), 
   const metric = (name: string, labels: Record<string, string> = {}) =>
     metricValue(telemetry, name, { component: 'conntrack', ...labels });
   const warnings = () => logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg);
-  return { receiver, source, clock, records, samples, ends, sink, metric, logger, warnings };
+  return { receiver, source, clock, records, samples, ends, sink, metric, logger, warnings, telemetry };
 }
 
 describe('ConntrackReceiver dumps', () => {
@@ -171,6 +173,46 @@ describe('ConntrackReceiver dumps', () => {
     expect(t.samples()).toHaveLength(5);
     expect(t.ends()).toMatchObject([{ complete: false, entries: 8 }]);
     expect(await t.metric('l7flow_records_dropped_total', { reason: 'downstream_rejected' })).toBe(3);
+  });
+
+  it('receives every emitted record and bad line, holding batches until downstream takes them', async () => {
+    const t = setup({ events: true }, new FakeSource(), { batchSize: 3 });
+    t.source.onDump = (_, run) => run.write(`${dumpText}nonsense\n`).finish();
+    t.source.onEvents = (run) => run.write(destroyText);
+    const gate = deferred();
+    const accept = t.sink.consume;
+    let calls = 0;
+    t.sink.consume = async (batch) => {
+      if (++calls === 2) throw new Error('flow_join: consume after shutdown');
+      await gate.promise;
+      return accept(batch);
+    };
+    const account = async () => {
+      const a = stageAccount(await MetricsSnapshot.of(t.telemetry), 'conntrack');
+      return {
+        ...a,
+        unaccounted:
+          a.received -
+          t.records.length -
+          (a.dropped.downstream_rejected ?? 0) -
+          (a.dropped.unparsable_line ?? 0) -
+          (a.held.hand_off ?? 0),
+      };
+    };
+    await t.receiver.start(host);
+    await settle();
+    // The dump's first batch waits at the gate, holding the dump back; the DESTROY events wait
+    // behind it. The bad line was read with the dump's first chunk.
+    expect(await account()).toMatchObject({ received: 3 + 3 + 1, unaccounted: 0, held: { hand_off: 6 } });
+    gate.resolve();
+    await until(() => t.ends().length === 1, 'the rest handed on');
+    // 8 samples + 1 end marker + 3 DESTROY events + 1 bad line; the second batch was refused.
+    expect(await account()).toMatchObject({
+      received: 13,
+      unaccounted: 0,
+      dropped: { downstream_rejected: 3, unparsable_line: 1 },
+      held: { hand_off: 0 },
+    });
   });
 
   it('hands batches on one at a time, in order, waiting for each', async () => {

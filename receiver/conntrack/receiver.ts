@@ -59,6 +59,8 @@ export class ConntrackReceiver implements Component {
   /** The last hand-off downstream; the next one starts after it settles. */
   #tail: Promise<unknown> = Promise.resolve();
   #rejected = 0;
+  /** Records handed to #handOn and not yet accepted downstream (`l7flow_records_held{buffer="hand_off"}`). */
+  #handing = 0;
   #firstDumpComplete = false;
   #eventsSubscribed = false;
   #failedDumps = 0;
@@ -77,6 +79,7 @@ export class ConntrackReceiver implements Component {
     this.#maxLineLength = options.maxLineLength ?? 65_536;
     this.#eventsEnabled = config.events && source.events !== undefined;
     const telemetry = settings.telemetry;
+    telemetry.holds('hand_off', () => this.#handing);
     this.#metrics = {
       dumps: telemetry.counter('l7flow_conntrack_dumps_total', 'Conntrack dumps, by result.', ['result']),
       dumpSeconds: telemetry.histogram(
@@ -257,24 +260,37 @@ export class ConntrackReceiver implements Component {
     };
   }
 
-  /** Hands a batch downstream after the previous one; a rejection is counted, never thrown. */
+  /**
+   * Hands a batch downstream after the previous one; a rejection is counted, never thrown.
+   * Its records count as received here, and as held until downstream accepts or refuses them.
+   */
   #handOn(batch: readonly PipelineRecord[]): Promise<void> {
+    const telemetry = this.settings.telemetry;
+    telemetry.received(batch.length);
+    this.#handing += batch.length;
     const handed = this.#tail.then(() =>
-      this.next.consume(batch).catch((error: unknown) => {
-        this.#rejected += batch.length;
-        this.settings.telemetry.dropped(
-          'downstream_rejected',
-          batch.length,
-          error instanceof Error ? error.message : String(error),
-        );
-      }),
+      this.next
+        .consume(batch)
+        .catch((error: unknown) => {
+          this.#rejected += batch.length;
+          telemetry.dropped(
+            'downstream_rejected',
+            batch.length,
+            error instanceof Error ? error.message : String(error),
+          );
+        })
+        .finally(() => {
+          this.#handing -= batch.length;
+        }),
     );
     this.#tail = handed;
     return handed;
   }
 
+  /** A line that is not an entry: received (it should have been one) and dropped at once. */
   #invalidLine(reason: InvalidReason, line: string): void {
     this.#metrics.parseErrors({ format: this.source.format, reason }).inc();
+    this.settings.telemetry.received(1);
     this.settings.telemetry.dropped('unparsable_line', 1, `${reason}: ${line.slice(0, 300)}`);
   }
 

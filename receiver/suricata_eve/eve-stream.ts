@@ -4,9 +4,6 @@ import type { EveDecoder } from './decode.js';
 import { type SkipReason } from './decode.js';
 import { LineSplitter } from './framing.js';
 
-/** Lines that carry no transaction by design; they are skipped, not lost. */
-const intendedSkips: ReadonlySet<SkipReason> = new Set(['unselected', 'other_type']);
-
 /** The receiver's counters, with their label values bound once. */
 export class EveMetrics {
   readonly lines: BoundCounter;
@@ -29,9 +26,19 @@ export class EveMetrics {
     this.#events = { http: events({ type: 'http' }), tls: events({ type: 'tls' }), dns: events({ type: 'dns' }) };
   }
 
+  /** Unselected and other types carry no transaction by design: skipped, not lost. */
   skipped(reason: SkipReason): void {
-    if (intendedSkips.has(reason)) this.#skipped[reason as 'unselected' | 'other_type'].inc();
-    else this.telemetry.dropped(reason, 1);
+    if (reason === 'unselected' || reason === 'other_type') this.#skipped[reason].inc();
+    else this.lost(reason);
+  }
+
+  /**
+   * A line that should have carried a record and did not: received and dropped at once, so
+   * the receiver's records received = sent + dropped + held covers bad input too.
+   */
+  lost(reason: 'malformed' | 'invalid' | 'oversize' | 'truncated'): void {
+    this.telemetry.received(1);
+    this.telemetry.dropped(reason, 1);
   }
 
   decoded(events: readonly L7Event[]): void {
@@ -63,7 +70,7 @@ export class EveStream {
         if (typeof result === 'string') metrics.skipped(result);
         else this.#events.push(result);
       },
-      oversize: () => metrics.telemetry.dropped('oversize', 1),
+      oversize: () => metrics.lost('oversize'),
     });
   }
 
@@ -85,7 +92,7 @@ export class EveStream {
    */
   end(complete: boolean): L7Event[] {
     const hadPartial = this.#splitter.finish(complete);
-    if (hadPartial && !complete) this.metrics.telemetry.dropped('truncated', 1);
+    if (hadPartial && !complete) this.metrics.lost('truncated');
     return this.#take();
   }
 

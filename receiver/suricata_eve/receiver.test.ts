@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../pipeline/clock.js';
 import type { Component } from '../../pipeline/component.js';
 import type { HttpEvent, PipelineRecord } from '../../pipeline/records.js';
+import { deferred } from '../../pipeline/once.js';
+import { MetricsSnapshot, stageAccount } from '../../test/support/accounting.js';
 import { metricValue, testSettings } from '../../test/support/settings.js';
 import { until } from '../../test/support/until.js';
 import { suricataEveConfigSchema, suricataEveReceiverFactory } from './factory.js';
@@ -151,6 +153,48 @@ describe('EVE over a Unix socket', () => {
     await until(async () => (await r.metric('l7flow_eve_client_rejected_total')) === 1, 'rejection counted');
     second.destroy();
     await end(first);
+  });
+});
+
+describe('EVE accounting', () => {
+  it('holds decoded events until the pipeline accepts them, and counts a refused batch as dropped once', async () => {
+    const path = join(dir, 'eve.sock');
+    const { settings, telemetry } = testSettings('suricata_eve', systemClock);
+    let gate = deferred();
+    let refuse = false;
+    const accepted: PipelineRecord[] = [];
+    const next = {
+      consume: async (batch: readonly PipelineRecord[]) => {
+        await gate.promise;
+        if (refuse) throw new Error('flow_join: consume after shutdown');
+        accepted.push(...batch);
+      },
+    };
+    const component = suricataEveReceiverFactory.create(
+      settings,
+      suricataEveConfigSchema.parse({ socket: { path }, batch_size: 4 }),
+      next,
+    );
+    running.push(component);
+    await component.start(host);
+    const account = async () => stageAccount(await MetricsSnapshot.of(telemetry), 'suricata_eve');
+    const socket = await client(path);
+    socket.write(Array.from({ length: 10 }, (_, tx) => eve(7, tx)).join('') + 'garbage\n');
+    await until(async () => (await account()).received === 11, 'the chunk decoded');
+    expect(await account()).toMatchObject({ received: 11, dropped: { malformed: 1 }, held: { delivery: 10 } });
+
+    gate.resolve();
+    await until(() => accepted.length === 10, 'the held events accepted');
+    expect((await account()).held).toEqual({ delivery: 0 });
+
+    gate = deferred();
+    refuse = true;
+    socket.write(eve(7, 10) + eve(7, 11));
+    await until(async () => (await account()).held.delivery === 2, 'two more held');
+    gate.resolve();
+    await until(async () => (await account()).held.delivery === 0, 'the refused batch released');
+    expect((await account()).dropped).toEqual({ malformed: 1, rejected: 2 });
+    socket.destroy();
   });
 });
 

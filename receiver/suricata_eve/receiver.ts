@@ -18,6 +18,8 @@ export class SuricataEveReceiver implements Component {
   readonly #decoder: EveDecoder;
   readonly #source: Source;
   readonly #file: FileSource | undefined;
+  /** Decoded events not yet accepted downstream (`l7flow_records_held{buffer="delivery"}`). */
+  #delivering = 0;
 
   constructor(
     private readonly settings: Settings,
@@ -29,6 +31,7 @@ export class SuricataEveReceiver implements Component {
     const newStream = () => new EveStream(this.#decoder, this.#metrics, config.max_line_bytes);
     const deliver = (events: L7Event[]) => this.#deliver(events);
     const telemetry = settings.telemetry;
+    telemetry.holds('delivery', () => this.#delivering);
     if (config.source === 'file') {
       this.#file = new FileSource({
         path: config.file.path,
@@ -94,8 +97,14 @@ export class SuricataEveReceiver implements Component {
     await this.#source.stop(signal);
   });
 
-  /** Hands events on in batches; never rejects: a refused batch is counted as dropped. */
+  /**
+   * Hands events on in batches; never rejects: a refused batch is counted as dropped. The
+   * events are received here and held until the batch carrying them is accepted or refused.
+   */
   async #deliver(events: L7Event[]): Promise<void> {
+    const telemetry = this.settings.telemetry;
+    telemetry.received(events.length);
+    this.#delivering += events.length;
     const size = this.config.batch_size;
     for (let i = 0; i < events.length; i += size) {
       const batch = events.length <= size ? events : events.slice(i, i + size);
@@ -103,11 +112,9 @@ export class SuricataEveReceiver implements Component {
       try {
         await this.next.consume(batch);
       } catch (error) {
-        this.settings.telemetry.dropped(
-          'rejected',
-          batch.length,
-          error instanceof Error ? error.message : String(error),
-        );
+        telemetry.dropped('rejected', batch.length, error instanceof Error ? error.message : String(error));
+      } finally {
+        this.#delivering -= batch.length;
       }
     }
   }

@@ -48,7 +48,15 @@ const newTable = () =>
       maxTransactionsPerFlow: 100,
       connectionsExpected: true,
     },
-    { exported() {}, transactions() {}, dropped() {}, forgotten() {}, pendingEvicted() {}, capExports() {} },
+    {
+      exported() {},
+      transactions() {},
+      dropped() {},
+      opened() {},
+      forgotten() {},
+      pendingEvicted() {},
+      capExports() {},
+    },
   );
 
 /** Gives every sample new counters and time, as the next conntrack dump would (not timed). */
