@@ -41,8 +41,16 @@ export const flowJoinConfigSchema = z.strictObject({
     .int()
     .min(1)
     .max(10_000)
-    .default(100)
+    .default(20)
     .describe('Transactions carried by one record; a connection that has this many waiting gets a record at once.'),
+  max_held_transactions: z
+    .number()
+    .int()
+    .min(1)
+    .default(50_000)
+    .describe(
+      'Transactions waiting on all connections together; at the limit, a connection that receives one gets a record at once.',
+    ),
 });
 
 export type FlowJoinConfig = z.output<typeof flowJoinConfigSchema>;

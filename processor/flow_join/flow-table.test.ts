@@ -15,6 +15,7 @@ const defaults: FlowTableOptions = {
   maxConnections: 1000,
   maxPending: 1000,
   maxTransactionsPerFlow: 100,
+  maxHeldTransactions: 10_000,
   connectionsExpected: true,
 };
 
@@ -62,7 +63,7 @@ class Harness {
         dropped: (reason, n) => count(`dropped ${reason}`, n),
         forgotten: (reason, n) => count(`forgotten ${reason}`, n),
         pendingEvicted: (n) => count('pending evicted', n),
-        capExports: (n) => count('cap', n),
+        capExports: (limit, n) => count(`cap ${limit}`, n),
       },
     );
   }
@@ -351,7 +352,29 @@ describe('flow join: exports', () => {
       '#1 reason=2 tx=[3,4,5] dp=0',
       '#1 reason=2 tx=[6] dp=0',
     ]);
-    expect(h.counts.cap).toBe(2);
+    expect(h.counts['cap max_transactions_per_flow']).toBe(2);
+  });
+
+  it('bounds transactions held on all connections: at the limit the receiving connection gets a record at once', () => {
+    const other = { ...client, srcPort: 1 };
+    const h = new Harness({ maxHeldTransactions: 4 })
+      .at(0)
+      .conn({ counters: counters(1) })
+      .conn({ counters: counters(1) }, other);
+    h.http(0).http(1).http(2); // three held on the first connection
+    expect(h.records).toEqual([]);
+    h.http(0, other); // the fourth: the second connection is recorded with it
+    expect(h.table.joinedTransactions).toBe(3);
+    h.http(3); // the first connection reaches the limit again
+    expect(h.table.joinedTransactions).toBe(0);
+    h.http(1, other);
+    h.at(5);
+    expect(h.summary()).toEqual([
+      '#2 reason=2 tx=[0] dp=1',
+      '#1 reason=2 tx=[0,1,2,3] dp=1',
+      '#2 reason=2 tx=[1] dp=0',
+    ]);
+    expect(h.counts['cap max_held_transactions']).toBe(2);
   });
 
   it('evicts the least recently active connection when full (flowEndReason 5)', () => {
@@ -426,7 +449,13 @@ describe('flow join: accounting', () => {
     );
     fc.assert(
       fc.property(fc.array(ops, { maxLength: 60 }), fc.constantFrom('export', 'drop'), (steps, unmatched) => {
-        const h = new Harness({ maxTransactionsPerFlow: 2, maxConnections: 3, maxPending: 3, unmatched });
+        const h = new Harness({
+          maxTransactionsPerFlow: 2,
+          maxHeldTransactions: 3,
+          maxConnections: 3,
+          maxPending: 3,
+          unmatched,
+        });
         const tuple = (i: number): Tuple => ({ ...client, srcPort: 2000 + i });
         let seconds = 0;
         let txId = 0;
@@ -436,6 +465,7 @@ describe('flow join: accounting', () => {
           else if (step.op === 'event') h.http(txId++, tuple(step.conn), { flowId: step.conn });
           else h.conn({ counters: counters(1 + txId), dying: step.dying, id: step.id }, tuple(step.conn));
           expect(h.accountingProblems()).toEqual([]);
+          expect(h.table.joinedTransactions).toBeLessThanOrEqual(3);
         }
         h.shutdown();
         expect(h.accountingProblems()).toEqual([]);
@@ -487,7 +517,7 @@ describe('flow join: invariants under any interleaving', () => {
   it('exports every transaction exactly once, and each flow’s deltas sum to its last totals', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 80 }), fc.boolean(), (ops, v6) => {
-        const h = new Harness({ maxTransactionsPerFlow: 3, maxConnections: 3 });
+        const h = new Harness({ maxTransactionsPerFlow: 3, maxHeldTransactions: 5, maxConnections: 3 });
         const tuples = [0, 1, 2, 3].map((i): Tuple =>
           v6 ? { ...client, srcIp: `fd00::${i + 1}`, dstIp: 'fd00::99' } : { ...client, srcPort: 1000 + i },
         );

@@ -24,9 +24,14 @@ export interface FlowTableOptions {
   readonly maxConnections: number;
   readonly maxPending: number;
   readonly maxTransactionsPerFlow: number;
+  /** Transactions held on connections, all together; reaching it makes a record at once. */
+  readonly maxHeldTransactions: number;
   /** False when no conntrack samples reach the join: transactions are exported at once as L7-only records. */
   readonly connectionsExpected: boolean;
 }
+
+/** Which bound made a record early: one connection's transactions, or all of them. */
+export type CapLimit = 'max_transactions_per_flow' | 'max_held_transactions';
 
 export type TransactionResult = 'matched' | 'matched_after_wait' | 'late' | 'unmatched';
 
@@ -50,7 +55,8 @@ export interface FlowTableEvents {
   opened(count: number): void;
   forgotten(reason: ForgetReason, count: number): void;
   pendingEvicted(count: number): void;
-  capExports(count: number): void;
+  /** A record made early because a limit on held transactions was reached. */
+  capExports(limit: CapLimit, count: number): void;
 }
 
 const zero: Counters = Object.freeze({ packets: 0, bytes: 0, reversePackets: 0, reverseBytes: 0 });
@@ -320,8 +326,16 @@ export class FlowTable {
       return;
     }
     this.#activity(connection, nowUs, nowUs);
-    if (connection.l7.length >= this.options.maxTransactionsPerFlow) {
-      this.events.capExports(1);
+    // Either bound gives the connection a record now, so held transactions never exceed them:
+    // under pressure records come earlier and carry fewer transactions; none is lost.
+    const limit: CapLimit | undefined =
+      connection.l7.length >= this.options.maxTransactionsPerFlow
+        ? 'max_transactions_per_flow'
+        : this.#joined >= this.options.maxHeldTransactions
+          ? 'max_held_transactions'
+          : undefined;
+    if (limit !== undefined) {
+      this.events.capExports(limit, 1);
       this.#export(connection, FlowEndReason.activeTimeout, nowUs);
       this.#schedule(connection, nowUs);
     }

@@ -5,7 +5,7 @@ import { once } from '../../pipeline/once.js';
 import type { FlowEndReason, PipelineRecord } from '../../pipeline/records.js';
 import type { Timer } from '../../pipeline/clock.js';
 import type { FlowJoinConfig } from './factory.js';
-import { FlowTable, type FlowTableEvents, type TransactionResult } from './flow-table.js';
+import { FlowTable, type CapLimit, type FlowTableEvents, type TransactionResult } from './flow-table.js';
 import type { BoundCounter } from '../../pipeline/telemetry.js';
 
 const reasonLabels: Readonly<Record<FlowEndReason, string>> = {
@@ -65,8 +65,9 @@ export class FlowJoinProcessor implements ConsumingComponent {
     )();
     const capExports = telemetry.counter(
       'l7flow_join_cap_records_total',
-      'Records made early because max_transactions_per_flow transactions were waiting.',
-    )();
+      'Records made early because a bound on waiting transactions was reached, by the bound (max_transactions_per_flow, max_held_transactions).',
+      ['limit'],
+    );
     // Children bound once: these run per record and per transaction.
     const exportCounters = Object.fromEntries(
       Object.entries(reasonLabels).map(([code, reason]) => [code, exports({ reason })]),
@@ -76,6 +77,10 @@ export class FlowJoinProcessor implements ConsumingComponent {
       matched_after_wait: transactions({ result: 'matched_after_wait' }),
       late: transactions({ result: 'late' }),
       unmatched: transactions({ result: 'unmatched' }),
+    };
+    const capExportsBy: Record<CapLimit, BoundCounter> = {
+      max_transactions_per_flow: capExports({ limit: 'max_transactions_per_flow' }),
+      max_held_transactions: capExports({ limit: 'max_held_transactions' }),
     };
     this.#transactionsReceived = transactionsReceived;
     const events: FlowTableEvents = {
@@ -88,7 +93,7 @@ export class FlowJoinProcessor implements ConsumingComponent {
       dropped: (reason, count) => telemetry.dropped(reason, count),
       forgotten: (reason, count) => forgotten({ reason }).inc(count),
       pendingEvicted: (count) => pendingEvicted.inc(count),
-      capExports: (count) => capExports.inc(count),
+      capExports: (limit, count) => capExportsBy[limit].inc(count),
     };
     const ms = 1000;
     this.#table = new FlowTable(
@@ -101,6 +106,7 @@ export class FlowJoinProcessor implements ConsumingComponent {
         maxConnections: config.max_connections,
         maxPending: config.max_pending,
         maxTransactionsPerFlow: config.max_transactions_per_flow,
+        maxHeldTransactions: config.max_held_transactions,
         connectionsExpected: settings.inputs?.has('conn') ?? true,
       },
       events,

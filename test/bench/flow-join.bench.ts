@@ -46,6 +46,7 @@ const newTable = () =>
       maxConnections: 200_000,
       maxPending: 10_000,
       maxTransactionsPerFlow: 100,
+      maxHeldTransactions: 1_000_000,
       connectionsExpected: true,
     },
     {

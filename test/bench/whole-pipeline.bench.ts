@@ -60,6 +60,7 @@ const bounds: AgentBounds = {
   maxConnections: 150_000,
   maxPending: 10_000,
   maxTransactionsPerFlow: 100,
+  maxHeldTransactions: 1_000_000,
   // Every connection may get a record in the same expiry tick: room for all of them.
   sendingQueue: 250_000,
   sendingBatch: 1000,

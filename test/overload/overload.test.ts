@@ -42,6 +42,7 @@ const bounds: AgentBounds = {
   maxConnections: 5000,
   maxPending: 2000,
   maxTransactionsPerFlow: 10,
+  maxHeldTransactions: 20_000,
   sendingQueue: 2000,
   sendingBatch: 100,
   otlpQueue: 4000,

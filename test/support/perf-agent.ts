@@ -38,6 +38,7 @@ export interface AgentBounds {
   readonly maxConnections: number;
   readonly maxPending: number;
   readonly maxTransactionsPerFlow: number;
+  readonly maxHeldTransactions: number;
   /** The graph's sending_queue in front of each exporter (records). */
   readonly sendingQueue: number;
   readonly sendingBatch: number;
@@ -78,6 +79,7 @@ processors:
     max_connections: ${b.maxConnections}
     max_pending: ${b.maxPending}
     max_transactions_per_flow: ${b.maxTransactionsPerFlow}
+    max_held_transactions: ${b.maxHeldTransactions}
 exporters:
   ipfix:
     endpoint: ${layout.ipfixEndpoint}

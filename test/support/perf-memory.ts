@@ -63,7 +63,9 @@ export function memoryBound(b: AgentBounds, idle: IdleMemory): MemoryBound {
   const eventsPerChunk = Math.ceil(readChunk / 100);
   const terms = {
     eve_clients: b.maxClients * (2 * b.maxLineBytes + readChunk + eventsPerChunk * itemBytes.event),
-    join_connections: b.maxConnections * (itemBytes.connection + b.maxTransactionsPerFlow * itemBytes.event),
+    join_connections:
+      b.maxConnections * itemBytes.connection +
+      Math.min(b.maxHeldTransactions, b.maxConnections * b.maxTransactionsPerFlow) * itemBytes.event,
     join_pending: b.maxPending * itemBytes.event,
     // Two exporters, each its queue plus the batch it is working on.
     sending_queues: 2 * (b.sendingQueue + b.sendingBatch) * flowRecord,
