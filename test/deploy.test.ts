@@ -13,6 +13,7 @@ import { parseConfig } from '../config/load.js';
 import { packageRoot } from '../config/paths.js';
 import { antrea, iana } from '../exporter/ipfix/codec/registry.js';
 import { spawnCli } from './support/cli.js';
+import { externalSlackBytes, memoryBound, youngGenerationBytes } from './support/perf-memory.js';
 import { describeWith } from './support/requirements.js';
 import { until } from './support/until.js';
 
@@ -103,6 +104,51 @@ describe('deploy/kubernetes', () => {
     expect(agent.securityContext.capabilities).toEqual({ add: ['NET_ADMIN'], drop: ['ALL'] });
     expect(pod.hostNetwork).toBe(true);
     expect(agent.resources.limits.memory).toBeDefined();
+  });
+
+  it('caps the heap above the worst case its config allows, and the heap cap fits the memory limit', () => {
+    const config = agentConfig();
+    const section = (map: ReadonlyMap<string, { config: unknown }>, id: string) => map.get(id)!.config as Doc;
+    const eve = section(config.receivers, 'suricata_eve');
+    const join = section(config.processors, 'flow_join');
+    const otlp = section(config.exporters, 'otlp');
+    const ipfix = section(config.exporters, 'ipfix');
+    const sending = [...config.exporters.values()].map((e) => e.sendingQueue);
+    expect(sending).toHaveLength(2); // memoryBound counts two exporters
+    const mib = 1024 * 1024;
+    // The agent idle, measured by the overload test (docs/overload.md), with room to spare.
+    const idle = { rssBytes: 256 * mib, heapTotalBytes: 96 * mib, liveHeapBytes: 64 * mib };
+    const bound = memoryBound(
+      {
+        maxLineBytes: eve.max_line_bytes,
+        maxClients: eve.socket.max_clients,
+        eveBatch: eve.batch_size,
+        maxConnections: join.max_connections,
+        maxPending: join.max_pending,
+        maxTransactionsPerFlow: join.max_transactions_per_flow,
+        maxHeldTransactions: join.max_held_transactions,
+        sendingQueue: Math.max(...sending.map((q) => q.queue_size)),
+        sendingBatch: Math.max(...sending.map((q) => q.batch_size)),
+        otlpQueue: otlp.queue.size,
+        otlpBatch: otlp.batch.send_batch_size,
+        otlpConsumers: otlp.queue.num_consumers,
+        ipfixQueue: ipfix.queue_size,
+        ipfixMessageSize: ipfix.max_message_size,
+        maxPods: section(config.processors, 'k8s_l7').max_pods,
+      },
+      idle,
+    );
+    const agent = container('l7flow');
+    const nodeOptions = agent.env.find((e: Doc) => e.name === 'NODE_OPTIONS')?.value as string;
+    const oldSpace = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1]) * mib;
+    const limit = /^(\d+)Gi$/.exec(agent.resources.limits.memory as string);
+    const limitBytes = Number(limit?.[1]) * 1024 * mib;
+    // V8 collects rather than grow past the old-space cap: the live data must fit under it...
+    expect(idle.liveHeapBytes + bound.liveBytes).toBeLessThan(oldSpace);
+    // ...and the process under the container limit: old and young generations, what lives
+    // outside the heap, and buffers not yet collected.
+    const outsideHeap = idle.rssBytes - idle.heapTotalBytes;
+    expect(oldSpace + youngGenerationBytes + outsideHeap + externalSlackBytes).toBeLessThanOrEqual(limitBytes);
   });
 
   it('feeds Suricata from the mirror port l7flow maintains, into the socket l7flow listens on', () => {
