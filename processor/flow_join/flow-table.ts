@@ -326,8 +326,9 @@ export class FlowTable {
       return;
     }
     this.#activity(connection, nowUs, nowUs);
-    // Either bound gives the connection a record now, so held transactions never exceed them:
-    // under pressure records come earlier and carry fewer transactions; none is lost.
+    // Either bound gives the connection a record now, so held transactions stay within them
+    // (late ones of ended connections wait only for the end of their batch): under pressure
+    // records come earlier and carry fewer transactions; none is lost.
     const limit: CapLimit | undefined =
       connection.l7.length >= this.options.maxTransactionsPerFlow
         ? 'max_transactions_per_flow'
