@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { packageRoot, packageVersion } from '../config/paths.js';
 import { spawnCli, type CliRun } from './support/cli.js';
-import { corpusDir } from './support/corpus.js';
+import { aitEvePath } from './support/corpus.js';
 import { until } from './support/until.js';
 
 const fixture = (...parts: string[]) => join(packageRoot, 'test', 'fixtures', ...parts);
@@ -172,22 +172,12 @@ describe('l7flow replay', () => {
   });
 
   it('replays a real Suricata eve.json: every transaction in exactly one record, records per Suricata flow', async () => {
-    const ait = join(
-      corpusDir,
-      'eve',
-      'ait-logdata-anomaly-miner',
-      'aecid-testsuite',
-      'demo',
-      'aminerJsonInputDemo',
-      'json_logs',
-      'eve.json',
-    );
-    if (!existsSync(ait)) {
-      process.stderr.write(`SKIPPED the replay of the shared corpus: needs ${ait}\n`);
+    if (!existsSync(aitEvePath)) {
+      process.stderr.write(`SKIPPED the replay of the shared corpus: needs ${aitEvePath}\n`);
       return;
     }
     const transactions: string[] = [];
-    for (const line of readFileSync(ait, 'utf8').split('\n')) {
+    for (const line of readFileSync(aitEvePath, 'utf8').split('\n')) {
       if (line === '') continue;
       const event = JSON.parse(line) as {
         event_type?: string;
@@ -198,7 +188,7 @@ describe('l7flow replay', () => {
       if (['http', 'tls', 'dns'].includes(event.event_type ?? ''))
         transactions.push(`${event.flow_id} ${event.event_type}`);
     }
-    const run = cli(['replay', ait], { L7FLOW_LOG_ENCODING: 'json', L7FLOW_REPLAY_FORMAT: 'json' });
+    const run = cli(['replay', aitEvePath], { L7FLOW_LOG_ENCODING: 'json', L7FLOW_REPLAY_FORMAT: 'json' });
     expect((await run.exit).code).toBe(0);
     const records = run.stdout
       .filter((l) => l !== '')

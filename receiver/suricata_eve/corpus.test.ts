@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { expect, it } from 'vitest';
 import type { HttpEvent, L7Event, TlsEvent } from '../../pipeline/records.js';
-import { corpusDir } from '../../test/support/corpus.js';
+import { aitEvePath, corpusDir } from '../../test/support/corpus.js';
 import { describeWith } from '../../test/support/requirements.js';
 import { metricValue, testSettings } from '../../test/support/settings.js';
 import { EveDecoder } from './decode.js';
@@ -82,9 +82,7 @@ describeWith({ paths: [eveDir] }, 'real Suricata output (shared corpus)', () => 
   });
 
   it('the AIT log (Suricata <= 5): 736 http with 3 request-only, 2 tls, 974 dns v1', async () => {
-    const result = await processFile(
-      file('ait-logdata-anomaly-miner', 'aecid-testsuite', 'demo', 'aminerJsonInputDemo', 'json_logs', 'eve.json'),
-    );
+    const result = await processFile(aitEvePath);
     expect([result.byType('http'), result.byType('tls'), result.byType('dns'), result.lines]).toEqual([
       736, 2, 974, 3425,
     ]);

@@ -7,7 +7,7 @@ import { Telemetry } from '../../pipeline/telemetry.js';
 import { silentLogger } from '../../pipeline/logger.js';
 import { EveDecoder } from '../../receiver/suricata_eve/decode.js';
 import { EveMetrics, EveStream } from '../../receiver/suricata_eve/eve-stream.js';
-import { corpusDir } from '../support/corpus.js';
+import { aitEvePath } from '../support/corpus.js';
 import { compare, report } from './harness.js';
 import type { Bench } from './run.js';
 
@@ -15,17 +15,7 @@ const chunkBytes = 64 * 1024;
 
 /** ~10 MB of real EVE lines (the AIT log repeated; our own fixture when the corpus is absent), in 64 KiB chunks. */
 function workload(): { chunks: Buffer[]; lines: number; source: string } {
-  const ait = join(
-    corpusDir,
-    'eve',
-    'ait-logdata-anomaly-miner',
-    'aecid-testsuite',
-    'demo',
-    'aminerJsonInputDemo',
-    'json_logs',
-    'eve.json',
-  );
-  const source = existsSync(ait) ? ait : join(packageRoot, 'test', 'fixtures', 'eve', 'small.eve.json');
+  const source = existsSync(aitEvePath) ? aitEvePath : join(packageRoot, 'test', 'fixtures', 'eve', 'small.eve.json');
   const one = readFileSync(source);
   const copies = Math.ceil((10 * 1024 * 1024) / one.length);
   const all = Buffer.concat(Array.from({ length: copies }, () => one));
@@ -33,7 +23,11 @@ function workload(): { chunks: Buffer[]; lines: number; source: string } {
   for (let at = 0; at < all.length; at += chunkBytes) chunks.push(all.subarray(at, at + chunkBytes));
   let lines = 0;
   for (const byte of all) if (byte === 0x0a) lines++;
-  return { chunks, lines, source: existsSync(ait) ? 'AIT eve.json (corpus)' : 'test/fixtures/eve/small.eve.json' };
+  return {
+    chunks,
+    lines,
+    source: existsSync(aitEvePath) ? 'AIT eve.json (corpus)' : 'test/fixtures/eve/small.eve.json',
+  };
 }
 
 function streamFor(types: readonly L7Kind[]): () => EveStream {
